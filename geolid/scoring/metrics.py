@@ -1,0 +1,109 @@
+"""LID scores from reference and hypothesis label maps (utt -> ISO 639-3).
+
+Definitions (per SPEC section 6):
+* accuracy: correct / scored utterances (every reference utterance is scored; a
+  missing hypothesis counts as an error with label ``<missing>``),
+* macro accuracy: mean over reference languages of per-language recall,
+* per-language precision / recall / F1, their macro means over the reference
+  languages, and micro (overall) values. Hypothesis labels outside the reference
+  set (``unknown``, a language the test set lacks) count as false positives of
+  that label; they get their own precision row but no recall and do not enter
+  the macro means (which are over the test set's languages),
+* the most frequent confusions and the full confusion matrix.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Dict, List, Mapping
+
+import numpy as np
+
+MISSING = "<missing>"
+
+
+def _safe_div(num: float, den: float) -> float:
+    return float(num) / float(den) if den else 0.0
+
+
+def _f1(p: float, r: float) -> float:
+    return 2 * p * r / (p + r) if (p + r) else 0.0
+
+
+def score_lids(ref: Mapping[str, str], hyp: Mapping[str, str], top_confusions: int = 20) -> Dict:
+    """Score hypotheses against references; see the module docstring.
+
+    Returns a JSON-serialisable dict with keys: ``n_utts``, ``n_correct``,
+    ``accuracy``, ``macro_accuracy``, ``micro`` / ``macro`` (precision, recall, f1),
+    ``per_language`` (label -> precision, recall, f1, support, n_predicted),
+    ``n_missing``, ``n_extra``, ``ref_labels``, ``extra_hyp_labels``, ``confusions``
+    (list of [ref, hyp, count], most frequent first, ties by label) and
+    ``confusion_matrix`` ({"labels": [...], "counts": [[...]]}; rows = reference,
+    columns = hypothesis; reference labels first, then hypothesis-only labels).
+    """
+    if not ref:
+        raise ValueError("the reference is empty: nothing to score")
+    utts = sorted(ref)
+    y_ref = [ref[u] for u in utts]
+    y_hyp = [hyp.get(u, MISSING) for u in utts]
+    n_missing = sum(1 for u in utts if u not in hyp)
+    n_extra = sum(1 for u in hyp if u not in ref)
+
+    ref_labels = sorted(set(y_ref))
+    extra_labels = sorted(set(y_hyp) - set(ref_labels))
+    labels = ref_labels + extra_labels
+    index = {lab: i for i, lab in enumerate(labels)}
+    cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    np.add.at(cm, ([index[r] for r in y_ref], [index[h] for h in y_hyp]), 1)
+
+    tp = np.diag(cm)
+    support = cm.sum(1)
+    predicted = cm.sum(0)
+    per_lang = {}
+    for i, lab in enumerate(labels):
+        p = _safe_div(tp[i], predicted[i])
+        r = _safe_div(tp[i], support[i])
+        row = {"precision": p, "recall": r, "f1": _f1(p, r),
+               "support": int(support[i]), "n_predicted": int(predicted[i])}
+        if lab in extra_labels:  # no reference utterances: recall is undefined
+            row.update(recall=None, f1=None)
+        per_lang[lab] = row
+
+    n = len(utts)
+    n_correct = int(tp.sum())
+    # micro P/R/F1 over the reference labels (sklearn's ``labels=ref_labels``):
+    # recall = accuracy; precision leaves out predictions of labels outside the
+    # reference set ("unknown", <missing>), which have no reference class.
+    micro_p = _safe_div(n_correct, predicted[: len(ref_labels)].sum())
+    micro_r = _safe_div(n_correct, n)
+    macro_p = float(np.mean([per_lang[l]["precision"] for l in ref_labels]))
+    macro_r = float(np.mean([per_lang[l]["recall"] for l in ref_labels]))
+    macro_f = float(np.mean([per_lang[l]["f1"] for l in ref_labels]))
+
+    conf = Counter((r, h) for r, h in zip(y_ref, y_hyp) if r != h)
+    confusions = sorted(conf.items(), key=lambda kv: (-kv[1], kv[0]))[:top_confusions]
+
+    return {
+        "n_utts": n,
+        "n_correct": n_correct,
+        "accuracy": _safe_div(n_correct, n),
+        "macro_accuracy": macro_r,
+        "micro": {"precision": micro_p, "recall": micro_r, "f1": _f1(micro_p, micro_r)},
+        "macro": {"precision": macro_p, "recall": macro_r, "f1": macro_f},
+        "per_language": per_lang,
+        "n_missing": n_missing,
+        "n_extra": n_extra,
+        "ref_labels": ref_labels,
+        "extra_hyp_labels": extra_labels,
+        "confusions": [[r, h, int(c)] for (r, h), c in confusions],
+        "confusion_matrix": {"labels": labels, "counts": cm.tolist()},
+    }
+
+
+def confusion_submatrix(result: Dict, labels: List[str] | None = None) -> tuple:
+    """(labels, counts ndarray) of a score result, optionally restricted/reordered."""
+    cm = result["confusion_matrix"]
+    all_labels, counts = cm["labels"], np.asarray(cm["counts"])
+    if labels is None:
+        return all_labels, counts
+    idx = [all_labels.index(l) for l in labels]
+    return labels, counts[np.ix_(idx, idx)]
