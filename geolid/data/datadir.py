@@ -254,6 +254,9 @@ def validate_data_dir(path: PathLike, check_audio: bool = False) -> DataDir:
     (piped commands, ending in ``|``, are not run).
     """
     path = Path(path)
+    if not path.is_dir():
+        raise DataDirError(f"{path}: no such data directory; run the data preparation "
+                           "stage first (egs2/geolid/lid1/local/data.sh)")
     for name in REQUIRED_FILES:
         if not (path / name).is_file():
             raise DataDirError(f"{path}: missing {name}; re-run the data preparation for "

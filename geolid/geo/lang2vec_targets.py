@@ -61,8 +61,10 @@ def _l2v():
 
 @functools.lru_cache(maxsize=1)
 def known_languages() -> frozenset:
-    """Every ISO 639-3 code URIEL has an entry for."""
-    return frozenset(str(c) for c in _l2v().available_languages())
+    """Codes URIEL lists (for suggestions; lang2vec also resolves some others,
+    e.g. macrolanguages such as 'ara' or 'que', through its own code table)."""
+    l2v = _l2v()
+    return frozenset(str(c) for c in set(l2v.available_uriel_languages()) | set(l2v.LANGUAGES))
 
 
 def suggest_codes(code: str, n: int = 5) -> List[str]:
@@ -92,22 +94,22 @@ def get_lang2vec(iso3: str, lang2vec_type: str = "geo") -> np.ndarray:
     missing values with "--").
     """
     _check_type(lang2vec_type)
-    if iso3 not in known_languages():
+    try:
+        raw = _l2v().get_features([iso3], lang2vec_type)[iso3]
+    except Exception:  # lang2vec raises a bare Exception for unknown codes
         name = _language_name(iso3)
         if name:
             raise UnknownLanguageError(
                 f"Language '{iso3}' ({name}) is a valid code, but URIEL/lang2vec has no "
                 f"'{lang2vec_type}' vector for it. Map it to a related code that has one "
-                "(e.g. an individual language of a macrolanguage: ara -> arb, aze -> azj), "
-                "or drop it from the language list."
-            )
+                "(preprocessor_conf.lang2vec_aliases), or drop it from the language list."
+            ) from None
         hint = suggest_codes(iso3)
         raise UnknownLanguageError(
             f"Language code '{iso3}' is not an ISO 639-3 code known to URIEL/lang2vec"
             + (f"; did you mean one of {hint}?" if hint else ".")
             + " Labels must be ISO 639-3 codes (e.g. 'eng', 'cmn', 'swh')."
-        )
-    raw = _l2v().get_features([iso3], lang2vec_type)[iso3]
+        ) from None
     if any(v == "--" for v in raw):
         raise UnknownLanguageError(
             f"Language '{iso3}' has no '{lang2vec_type}' vector in URIEL (missing values). "

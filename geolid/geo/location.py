@@ -23,7 +23,6 @@ decoders (held-out languages, clean and noisy inputs).
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import threading
 from typing import Dict, Optional, Sequence, Tuple
@@ -68,12 +67,19 @@ def fibonacci_sphere(n: int) -> Tuple[np.ndarray, np.ndarray]:
 
 # ----------------------------------------------------------------------------- data
 def uriel_geo_path() -> str:
-    """Path of lang2vec's ``geocoord_features.npz`` (found without importing lang2vec,
-    whose import scans every feature file and takes seconds)."""
-    spec = importlib.util.find_spec("lang2vec")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("lang2vec is not installed: pip install lang2vec==1.1.2")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "geocoord_features.npz")
+    """Path of lang2vec's ``geocoord_features.npz``.
+
+    Located through the installed distribution's metadata rather than by importing
+    lang2vec (whose import scans every feature file, seconds) or ``find_spec``
+    (lang2vec also installs a ``bin/lang2vec.py`` script that shadows the package
+    whenever the venv's bin folder is on ``sys.path``, as under pytest).
+    """
+    from importlib import metadata
+    try:
+        path = str(metadata.distribution("lang2vec").locate_file(
+            os.path.join("lang2vec", "data", "geocoord_features.npz")))
+    except metadata.PackageNotFoundError:
+        raise ImportError("lang2vec is not installed: pip install lang2vec==1.1.2") from None
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path} missing: reinstall lang2vec (its wheel ships URIEL data)")
     return path
@@ -285,6 +291,7 @@ class GeoDecoder:
                 ok = np.nonzero(located_languages(vecs))[0]
                 # a fixed, evenly strided subset keeps the fit deterministic and fast
                 sub = ok[np.linspace(0, len(ok) - 1, min(self.N_FIT_LANGS, len(ok))).astype(int)]
+                self.fit_indices = sub  # rows used; the rest are held out
                 self.points = refine_fixed_points(vecs[sub], named)
                 ones = np.ones(vecs.shape[1])
                 self.bases = {"exact": None, "affine": nuisance_basis([ones]),

@@ -15,6 +15,7 @@ is ESPnet's.
 from __future__ import annotations
 
 import argparse
+import copy
 import inspect
 import logging
 from pathlib import Path
@@ -182,12 +183,19 @@ class GeoLIDTask(LIDTask):
             raise FileNotFoundError(f"config file not found: {config_file}")
         with config_file.open(encoding="utf-8") as f:
             args = argparse.Namespace(**yaml.safe_load(f))
-        if model_file is not None and getattr(args, "frontend", None) == "s3prl_condition":
-            args.frontend_conf = dict(args.frontend_conf or {}, load_pretrained_weights=False)
         try:
-            model = cls.build_model(args)
+            return cls.build_model_from_args(args, model_file, device)
         except ConfigError as e:
             raise ConfigError(f"{config_file}: {e}") from None
+
+    @classmethod
+    def build_model_from_args(cls, args: argparse.Namespace, model_file=None, device: str = "cpu"
+                              ) -> Tuple[torch.nn.Module, argparse.Namespace]:
+        """Like :meth:`build_model_from_file`, from an already loaded config."""
+        args = copy.deepcopy(args)
+        if model_file is not None and getattr(args, "frontend", None) == "s3prl_condition":
+            args.frontend_conf = dict(args.frontend_conf or {}, load_pretrained_weights=False)
+        model = cls.build_model(args)
         if model_file is not None:
             state = torch.load(model_file, map_location="cpu", weights_only=False)
             state = state.get("module", state) if isinstance(state, dict) else state

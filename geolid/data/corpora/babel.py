@@ -1,0 +1,206 @@
+"""IARPA Babel (LDC) -> ``train_babel_over_10s_lang`` and ``dev_babel_over_10s_lang``.
+
+Layout of the local copy (the LDC packages extracted side by side)::
+
+    <root>/BABEL_<id>/conversational/{training,dev}/audio/<file>.sph
+    <root>/BABEL_<id>/conversational/{training,dev}/transcription/<file>.txt
+
+``<id>`` is one of the 25 Babel ids (``101`` Cantonese ... ``404`` Georgian).
+A transcript alternates time marks and text::
+
+    [0.000]
+    <no-speech>
+    [7.050]
+    some words here
+    [14.070]
+
+Each stretch between two consecutive marks is a segment. A segment is kept if
+its text holds at least one word (not only ``<no-speech>``, noises, ``(())``,
+``<foreign>`` ... tags) and it lasts at least ``min_duration`` seconds (10 s in
+the published evaluation). Recording id: ``{iso3}_{file stem}``; segment id:
+``{recording id}_{start}_{end}`` in centiseconds, zero-padded, so ids sort by
+time. ``wav.scp`` lists the audio file itself: libsndfile (soundfile) reads
+uncompressed NIST SPHERE (PCM, u-law, a-law) at its 8 kHz; the recipe's format
+stage resamples to 16 kHz. Shorten-compressed SPHERE cannot be read by
+libsndfile: give ``sph2pipe`` (path of the sph2pipe binary) to write piped
+commands instead, or convert the files beforehand.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from geolid.data.corpora.common import CorpusError, PathLike, check_original_id, require_dir
+from geolid.data.datadir import DataDir, write_data_dir
+from geolid.data.iso import BABEL_TO_ISO3, IsoCodeError, babel_to_iso3
+
+log = logging.getLogger(__name__)
+
+SETS = {"training": "train_babel_over_10s_lang", "dev": "dev_babel_over_10s_lang"}
+MIN_DURATION = 10.0
+TIME_MARK_RE = re.compile(r"^\[(\d+(?:\.\d*)?)\]$")
+# Tokens that are not speech in the language: a segment made only of these is dropped.
+NON_SPEECH_RE = re.compile(r"^(<[^>]*>|\(\(\)\)|~)$")
+AUDIO_SUFFIXES = (".sph", ".wav")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of one recording between two transcript time marks."""
+
+    start: float
+    end: float
+    text: str
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    @property
+    def has_speech(self) -> bool:
+        return any(not NON_SPEECH_RE.match(tok) for tok in self.text.split())
+
+
+def parse_transcript(path: Path) -> List[Segment]:
+    """Segments of a Babel transcript, in file order (empty text included)."""
+    segments: List[Segment] = []
+    prev: Optional[Tuple[float, int]] = None
+    text: List[str] = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            mark = TIME_MARK_RE.match(line)
+            if not mark:
+                if line:
+                    text.append(line)
+                continue
+            t = float(mark.group(1))
+            if prev is not None:
+                if t < prev[0]:
+                    raise CorpusError(
+                        f"Babel: {path}:{lineno}: time mark [{mark.group(1)}] is before the "
+                        f"previous one [{prev[0]}] (line {prev[1]}); fix the transcript by "
+                        "hand or remove the file")
+                if t > prev[0]:
+                    segments.append(Segment(prev[0], t, " ".join(text)))
+            prev, text = (t, lineno), []
+    return segments
+
+
+def sphere_header(path: Path) -> Dict[str, str]:
+    """Fields of a NIST SPHERE header (``{}`` if the file is not SPHERE)."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if not head.startswith(b"NIST_1A"):
+        return {}
+    fields = {}
+    for line in head.decode("latin-1").splitlines()[2:]:
+        if line.strip() == "end_head":
+            break
+        parts = line.split(None, 2)
+        if len(parts) == 3:
+            fields[parts[0]] = parts[2].strip()
+    return fields
+
+
+def is_shorten(path: Path) -> bool:
+    """True for shorten-compressed SPHERE, which libsndfile cannot decode."""
+    return "shorten" in sphere_header(path).get("sample_coding", "")
+
+
+def wav_entry(audio: Path, sph2pipe: Optional[str]) -> str:
+    """The ``wav.scp`` value for one recording."""
+    if audio.suffix.lower() == ".sph" and sph2pipe:
+        return f"{sph2pipe} -f wav -p -c 1 {audio} |"
+    if audio.suffix.lower() == ".sph" and is_shorten(audio):
+        raise CorpusError(
+            f"Babel: '{audio}' is shorten-compressed SPHERE, which soundfile/libsndfile cannot "
+            "read. Pass --sph2pipe /path/to/sph2pipe (wav.scp then uses sph2pipe pipes), or "
+            "convert the audio with `sph2pipe -f wav` first.")
+    return str(audio)
+
+
+def centiseconds(seconds: float) -> int:
+    return int(round(seconds * 100))
+
+
+def prepare_split(split_dir: Path, iso3: str, min_duration: float,
+                  sph2pipe: Optional[str]) -> DataDir:
+    """Segments of one language and split (``training`` or ``dev``) as a data directory."""
+    trans_dir = require_dir(split_dir / "transcription", "Babel",
+                            f"Expected transcripts in '{split_dir}/transcription/*.txt'.")
+    audio_dir = require_dir(split_dir / "audio", "Babel",
+                            f"Expected audio in '{split_dir}/audio/*.sph'.")
+    audio = {p.stem: p for p in sorted(audio_dir.iterdir())
+             if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES}
+    data = DataDir(wav_scp={}, utt2lang={}, segments={})
+    no_audio = short = 0
+    for txt in sorted(trans_dir.glob("*.txt")):
+        stem = check_original_id(txt.stem, txt)
+        kept = [s for s in parse_transcript(txt) if s.has_speech]
+        long_enough = [s for s in kept if s.duration >= min_duration - 1e-6]
+        short += len(kept) - len(long_enough)
+        if not long_enough:
+            continue
+        if stem not in audio:
+            no_audio += 1
+            continue
+        rec = f"{iso3}_{stem}"
+        data.wav_scp[rec] = wav_entry(audio[stem].resolve(), sph2pipe)
+        for seg in long_enough:
+            utt = f"{rec}_{centiseconds(seg.start):07d}_{centiseconds(seg.end):07d}"
+            data.segments[utt] = (rec, seg.start, seg.end)
+            data.utt2lang[utt] = iso3
+    if no_audio:
+        log.warning("Babel: %s: %d transcripts have no audio file; skipped", split_dir, no_audio)
+    log.info("Babel: %s: %d segments kept, %d shorter than %.1f s dropped", split_dir,
+             len(data.utt2lang), short, min_duration)
+    return data
+
+
+def prepare_babel(root: PathLike, out_dir: PathLike, min_duration: float = MIN_DURATION,
+                  sph2pipe: Optional[str] = None,
+                  babel_ids: Optional[Sequence[str]] = None) -> List[Path]:
+    """Write ``<out_dir>/train_babel_over_10s_lang`` and ``<out_dir>/dev_babel_over_10s_lang``.
+
+    ``babel_ids``: ids to use (``101`` ...; default: every ``BABEL_<id>`` under
+    ``root``). Returns the written paths (train, dev).
+    """
+    root = require_dir(root, "Babel",
+                       "Babel is licensed by LDC: obtain the packages, extract each into "
+                       "ROOT/BABEL_<id>/ and pass ROOT.").resolve()
+    if babel_ids is None:
+        found = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("BABEL_"))
+        if not found:
+            raise CorpusError(f"Babel: no BABEL_<id> folders in '{root}'; expected e.g. "
+                              f"'{root}/BABEL_101/conversational/training/audio/*.sph'")
+        babel_ids = found
+    langs = []
+    for bid in babel_ids:
+        try:
+            iso3 = babel_to_iso3(bid)
+        except IsoCodeError as exc:
+            raise CorpusError(f"Babel: {root}/{bid}: {exc}; known ids: "
+                              f"{sorted(BABEL_TO_ISO3)}") from None
+        folder = bid if bid.startswith("BABEL_") else f"BABEL_{bid}"
+        langs.append((require_dir(root / folder / "conversational", "Babel",
+                                  f"Expected '{root}/{folder}/conversational/{{training,dev}}'."),
+                      iso3))
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    written = []
+    for split, set_name in SETS.items():
+        merged = DataDir(wav_scp={}, utt2lang={}, segments={})
+        for conv_dir, iso3 in tqdm(langs, desc=f"Babel {split}", unit="lang"):
+            part = prepare_split(require_dir(conv_dir / split, "Babel", "The package looks "
+                                             "incomplete; re-extract it."),
+                                 iso3, min_duration, sph2pipe)
+            merged.wav_scp.update(part.wav_scp)
+            merged.utt2lang.update(part.utt2lang)
+            merged.segments.update(part.segments)
+        written.append(write_data_dir(out_dir / set_name, merged))
+    return written

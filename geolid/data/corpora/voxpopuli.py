@@ -1,0 +1,110 @@
+"""VoxPopuli (transcribed part) -> ``train_voxpopuli_lang`` and ``test_voxpopuli_lang``.
+
+Layout of the local copy (as the VoxPopuli download/segmentation scripts make it)::
+
+    <root>/_transcribed_data/<lang>/asr_train.tsv
+    <root>/_transcribed_data/<lang>/asr_dev.tsv
+    <root>/_transcribed_data/<lang>/<year>/<id>.ogg
+
+``<lang>`` is one of the 16 languages (``cs de en es et fi fr hr hu it lt nl pl
+ro sk sl``). The TSVs have a header row with an ``id`` column; ``<year>`` is
+the first 4 characters of the id. The test set is the dev set (VoxPopuli's
+test split is not used), as in the published recipe. Utterance id:
+``{iso3}_{id}``. Rows whose audio is missing are skipped with a warning.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from geolid.data.corpora.common import (CorpusError, PathLike, check_original_id,
+                                        require_dir)
+from geolid.data.datadir import DataDir, write_data_dir
+from geolid.data.iso import VOXPOPULI_TO_ISO3, IsoCodeError, voxpopuli_to_iso3
+
+log = logging.getLogger(__name__)
+
+SUBDIR = "_transcribed_data"
+# data directory name -> TSV split it is made from
+SETS = {"train_voxpopuli_lang": "train", "test_voxpopuli_lang": "dev"}
+
+
+def audio_path(lang_dir: Path, original_id: str) -> Path:
+    """``<lang_dir>/<year>/<id>.ogg`` with ``year = id[:4]``."""
+    return lang_dir / original_id[:4] / f"{original_id}.ogg"
+
+
+def read_ids(tsv: Path) -> List[str]:
+    """The ``id`` column of a VoxPopuli ASR TSV, in file order."""
+    if not tsv.is_file():
+        raise CorpusError(f"VoxPopuli: '{tsv}' not found; run VoxPopuli's ASR data "
+                          "preparation for this language, or leave the language out")
+    with open(tsv, encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        header = next(reader, None)
+        if not header or "id" not in header:
+            raise CorpusError(f"VoxPopuli: {tsv}:1: no 'id' column in the header {header}; "
+                              "expected VoxPopuli's asr_<split>.tsv")
+        col = header.index("id")
+        ids = []
+        for lineno, row in enumerate(reader, 2):
+            if not row:
+                continue
+            if len(row) <= col:
+                raise CorpusError(f"VoxPopuli: {tsv}:{lineno}: row has no 'id' field")
+            ids.append(check_original_id(row[col].strip(), f"{tsv}:{lineno}"))
+    return ids
+
+
+def read_split(root: Path, lang: str, split: str) -> Dict[str, Tuple[str, str]]:
+    """``{utt_id: (iso3, ogg path)}`` for one language and TSV split."""
+    iso3 = voxpopuli_to_iso3(lang)
+    lang_dir = root / SUBDIR / lang
+    out: Dict[str, Tuple[str, str]] = {}
+    missing = 0
+    tsv = lang_dir / f"asr_{split}.tsv"
+    for original in read_ids(tsv):
+        ogg = audio_path(lang_dir, original)
+        if not ogg.is_file():
+            missing += 1
+            continue
+        out[f"{iso3}_{original}"] = (iso3, str(ogg))
+    if missing:
+        log.warning("VoxPopuli: %s: %d rows skipped, their .ogg file is missing", tsv, missing)
+    return out
+
+
+def prepare_voxpopuli(root: PathLike, out_dir: PathLike,
+                      languages: Optional[Sequence[str]] = None) -> List[Path]:
+    """Write ``<out_dir>/train_voxpopuli_lang`` and ``<out_dir>/test_voxpopuli_lang``.
+
+    ``languages``: VoxPopuli codes to use (default: all 16, each must be present).
+    Returns the written paths (train, test).
+    """
+    from tqdm import tqdm
+
+    root = require_dir(root, "VoxPopuli",
+                       "Download and segment VoxPopuli's transcribed data "
+                       "(github.com/facebookresearch/voxpopuli, 'asr' subset) and pass the "
+                       "folder that holds _transcribed_data/.").resolve()
+    require_dir(root / SUBDIR, "VoxPopuli", f"Expected '{root}/{SUBDIR}/<lang>/asr_train.tsv'.")
+    langs = list(languages) if languages is not None else sorted(VOXPOPULI_TO_ISO3)
+    for lang in langs:
+        try:
+            voxpopuli_to_iso3(lang)
+        except IsoCodeError as exc:
+            raise CorpusError(f"VoxPopuli: {exc}") from None
+        require_dir(root / SUBDIR / lang, "VoxPopuli",
+                    f"Prepare language '{lang}' or choose languages with --languages.")
+    out_dir = Path(out_dir)
+    written = []
+    for set_name, split in SETS.items():
+        utts: Dict[str, Tuple[str, str]] = {}
+        for lang in tqdm(langs, desc=f"VoxPopuli {split}", unit="lang"):
+            utts.update(read_split(root, lang, split))
+        data = DataDir(wav_scp={u: p for u, (_, p) in utts.items()},
+                       utt2lang={u: l for u, (l, _) in utts.items()})
+        written.append(write_data_dir(out_dir / set_name, data))
+    return written

@@ -1,0 +1,88 @@
+"""PNG outputs: confusion matrix, t-SNE, world map (offline, with fallback)."""
+import builtins
+
+import numpy as np
+import pytest
+
+from geolid.plots.confusion import plot_confusion, plot_confusion_matrix
+from geolid.plots.tsne import plot_language_averages, plot_tsne, tsne_2d
+from geolid.plots.world_map import plot_locations
+from geolid.scoring.metrics import score_lids
+
+
+def _image(path, min_kb=5):
+    import matplotlib.image as mpimg
+    assert path.stat().st_size > min_kb * 1024
+    return mpimg.imread(str(path))
+
+
+def test_confusion_small_and_large(tmp_path):
+    r = score_lids({"a": "eng", "b": "fra", "c": "fra"}, {"a": "eng", "b": "unknown", "c": "fra"})
+    out = tmp_path / "cm.png"
+    plot_confusion(r, out, title="small")
+    img = _image(out)
+    assert img.shape[0] > 300 and img.shape[1] > 300
+    rng = np.random.default_rng(0)
+    labels = [f"l{i:03d}" for i in range(110)]
+    counts = np.diag(rng.integers(5, 20, 110)) + rng.integers(0, 2, (110, 110))
+    big = tmp_path / "big.png"
+    plot_confusion_matrix(labels, counts, big)
+    assert _image(big, min_kb=50).shape[0] > 2000
+    with pytest.raises(ValueError, match="expected"):
+        plot_confusion_matrix(["a"], np.zeros((2, 2)), tmp_path / "bad.png")
+
+
+def test_tsne_few_points(tmp_path):
+    rng = np.random.default_rng(0)
+    emb = {"eng": rng.normal(0, 1, (3, 16)), "fra": rng.normal(3, 1, (2, 16))}
+    pts = plot_tsne(emb, tmp_path / "t.png", perplexity=30)
+    assert pts.shape == (5, 2)
+    _image(tmp_path / "t.png")
+    avg = plot_language_averages(emb, tmp_path / "avg.png")
+    assert set(avg) == {"eng", "fra"}
+    _image(tmp_path / "avg.png")
+    assert tsne_2d(np.ones((1, 4))).shape == (1, 2)
+
+
+def test_tsne_separates_clusters(tmp_path):
+    rng = np.random.default_rng(1)
+    emb = {f"l{i}": rng.normal(10 * i, 0.5, (15, 8)) for i in range(3)}
+    pts = plot_tsne(emb, tmp_path / "t.png", seed=0)
+    cents = np.stack([pts[15 * i:15 * (i + 1)].mean(0) for i in range(3)])
+    spread = max(pts[15 * i:15 * (i + 1)].std(0).max() for i in range(3))
+    gaps = [np.linalg.norm(cents[i] - cents[j]) for i in range(3) for j in range(i)]
+    assert min(gaps) > 2 * spread
+
+
+POINTS = [{"lat": 53.0, "lon": -1.0, "label": "eng", "kind": "true"},
+          {"lat": 48.9, "lon": 2.3, "label": "eng", "kind": "predicted"},
+          {"lat": 35.0, "lon": 135.0, "label": "jpn", "kind": "predicted"}]
+
+
+def test_world_map_basemap_offline(tmp_path):
+    out = tmp_path / "map.png"
+    assert plot_locations(POINTS, out, title="demo") == "basemap"
+    img = _image(out, min_kb=20)
+    assert img.shape[1] > 1000
+
+
+def test_world_map_fallback_without_basemap(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name.startswith("mpl_toolkits.basemap"):
+            raise ImportError("no basemap here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    out = tmp_path / "plain.png"
+    with pytest.warns(RuntimeWarning, match="basemap unavailable"):
+        assert plot_locations(POINTS, out) == "plain"
+    _image(out)
+
+
+def test_world_map_bad_points(tmp_path):
+    with pytest.raises(ValueError, match="point 0 needs numeric"):
+        plot_locations([{"lat": "x"}], tmp_path / "m.png")
+    with pytest.raises(ValueError, match="kind must be"):
+        plot_locations([{"lat": 1, "lon": 2, "kind": "guess"}], tmp_path / "m.png")
