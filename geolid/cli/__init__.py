@@ -1,0 +1,1 @@
+"""The ``geolid`` console script (:mod:`geolid.cli.main`)."""

@@ -114,28 +114,28 @@ class GeoLIDTask(LIDTask):
         if not args.use_preprocessor:
             return None
         return build_component(preprocessor_choices, args.preprocessor,
-                               getattr(args, "preprocessor_conf", {}),
+                               _conf(args, "preprocessor"),
                                train=train, lang2utt=args.lang2utt)
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> torch.nn.Module:
-        frontend = build_component(frontend_choices, args.frontend, getattr(args, "frontend_conf", {}))
+        frontend = build_component(frontend_choices, args.frontend, _conf(args, "frontend"))
         input_size = frontend.output_size() if frontend is not None else args.input_size
         if input_size is None:
             raise ConfigError("no frontend and no --input_size: the feature dimension is unknown")
-        specaug = build_component(specaug_choices, getattr(args, "specaug", None), getattr(args, "specaug_conf", {}))
+        specaug = build_component(specaug_choices, getattr(args, "specaug", None), _conf(args, "specaug"))
         normalize = build_component(normalize_choices, getattr(args, "normalize", None),
-                                    getattr(args, "normalize_conf", {}))
-        encoder = build_component(encoder_choices, args.encoder, args.encoder_conf, input_size=input_size)
-        pooling = build_component(pooling_choices, args.pooling, args.pooling_conf,
+                                    _conf(args, "normalize"))
+        encoder = build_component(encoder_choices, args.encoder, _conf(args, "encoder"), input_size=input_size)
+        pooling = build_component(pooling_choices, args.pooling, _conf(args, "pooling"),
                                   input_size=encoder.output_size())
-        projector = build_component(projector_choices, args.projector, args.projector_conf,
+        projector = build_component(projector_choices, args.projector, _conf(args, "projector"),
                                     input_size=pooling.output_size())
         lang_num = getattr(args, "lang_num", None) or _count_languages(getattr(args, "lang2utt", None))
-        loss = build_component(loss_choices, args.loss, args.loss_conf,
+        loss = build_component(loss_choices, args.loss, _conf(args, "loss"),
                                nout=projector.output_size(), nclasses=lang_num)
         model_name = getattr(args, "model", None) or "espnet"
-        model_conf = dict(getattr(args, "model_conf", {}) or {})
+        model_conf = _conf(args, "model")
         extra = {}
         if model_name == "upstream_condition":
             layers = model_conf.get("lang2vec_conditioning_layers", [32, 36, 40, 44])
@@ -151,14 +151,14 @@ class GeoLIDTask(LIDTask):
     def _build_branch(cls, args: argparse.Namespace, hidden_size: int, loss) -> GeoBranch:
         frame_encoder = build_component(encoder_condition_choices,
                                         getattr(args, "encoder_condition", None) or "identity",
-                                        getattr(args, "encoder_condition_conf", {}), input_size=hidden_size)
+                                        _conf(args, "encoder_condition"), input_size=hidden_size)
         pooling = build_component(pooling_condition_choices,
                                   getattr(args, "pooling_condition", None) or "chn_attn_stat",
-                                  getattr(args, "pooling_condition_conf", {}),
+                                  _conf(args, "pooling_condition"),
                                   input_size=frame_encoder.output_size())
         projector = build_component(projector_condition_choices,
                                     getattr(args, "projector_condition", None) or "rawnet3",
-                                    getattr(args, "projector_condition_conf", {}),
+                                    _conf(args, "projector_condition"),
                                     input_size=pooling.output_size())
         return GeoBranch(frame_encoder, pooling, projector, geo_dim=loss.lang2vec_head[0].out_features)
 
@@ -201,6 +201,14 @@ class GeoLIDTask(LIDTask):
             state = state.get("module", state) if isinstance(state, dict) else state
             load_state_dict_strict(model, state, str(model_file))
         return model.to(device), args
+
+
+def _conf(args: argparse.Namespace, group: str) -> dict:
+    """``args.<group>_conf`` as a dict; configs may leave it out (ESPnet defaults it to {})."""
+    value = getattr(args, f"{group}_conf", None)
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(f"{group}_conf must be a mapping, got {type(value).__name__}: {value!r}")
+    return dict(value or {})
 
 
 def _count_languages(lang2utt: Optional[str]) -> Optional[int]:

@@ -1,0 +1,106 @@
+"""Output formats of ``geolid predict``: table, json, jsonl, tsv (docs/cli.md).
+
+``jsonl`` and ``json`` carry the full record (:meth:`Prediction.to_dict`);
+``tsv`` has fixed columns (:data:`TSV_COLUMNS`); ``table`` is for people and may
+change. Import-light: no torch.
+"""
+from __future__ import annotations
+
+import json
+from typing import IO, Iterable, List, Optional
+
+from geolid.inference.results import SCHEMA_VERSION, Prediction
+
+FORMATS = ("table", "json", "jsonl", "tsv")
+TSV_COLUMNS = ("key", "language", "name", "probability", "rejected", "lat", "lon", "top_k",
+               "duration", "num_windows", "segments", "error")
+
+
+def format_for_path(path: str) -> Optional[str]:
+    """Format implied by an output file's extension (None if none is)."""
+    for ext, fmt in ((".jsonl", "jsonl"), (".json", "json"), (".tsv", "tsv"), (".txt", "table")):
+        if path.lower().endswith(ext):
+            return fmt
+    return None
+
+
+def _fmt_time(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m):02d}:{s:04.1f}"
+
+
+def _na(v, fmt="{}") -> str:
+    return "-" if v is None else fmt.format(v)
+
+
+def tsv_header() -> str:
+    return "\t".join(TSV_COLUMNS)
+
+
+def tsv_row(p: Prediction) -> str:
+    """One tsv line; top_k as ``code:prob,...``, segments as ``start-end:code:prob;...``."""
+    top = ",".join(f"{s.code}:{s.probability:.4f}" for s in p.top_k)
+    segs = ";".join(f"{s.start:.2f}-{s.end:.2f}:{s.language}:{s.probability:.4f}"
+                    for s in p.segments or [])
+    cells = [p.key, p.language or "", p.name or "", _na(p.probability, "{:.4f}"),
+             "" if p.error else str(p.rejected).lower(),
+             "" if p.location is None else f"{p.location.lat:.4f}",
+             "" if p.location is None else f"{p.location.lon:.4f}", top,
+             _na(p.duration, "{:.2f}") if p.duration is not None else "", str(p.num_windows),
+             segs, (p.error or "").replace("\t", " ").replace("\n", " ")]
+    return "\t".join(c if c != "-" else "" for c in cells)
+
+
+def table_lines(p: Prediction, top_k: int) -> List[str]:
+    """Human-readable lines for one prediction (with its segments, if any)."""
+    if p.error:
+        return [f"{p.key}\tERROR: {p.error}"]
+    loc = ("location -" if p.location is None
+           else f"location {p.location.lat:+.2f} {p.location.lon:+.2f}")
+    head = f"{p.key}\t{p.language} ({p.name})\t{p.probability:.3f}\t{loc}"
+    if p.rejected:
+        head += f"\t[best: {p.top_k[0].code} {p.top_k[0].probability:.3f}]"
+    lines = [head]
+    if top_k > 1:
+        lines.append("    top: " + "  ".join(f"{s.code} {s.name} {s.probability:.3f}"
+                                             for s in p.top_k))
+    for s in p.segments or []:
+        lines.append(f"    {_fmt_time(s.start)}-{_fmt_time(s.end)}  {s.language:<8} "
+                     f"{s.probability:.3f}  {s.name}")
+    return lines
+
+
+class Writer:
+    """Streams predictions to ``out`` in one format (json is a document, so it is
+    assembled and written on :meth:`close`)."""
+
+    def __init__(self, out: IO[str], fmt: str, top_k: int, model: str = "",
+                 include_geo_vector: bool = False, header: bool = True):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format '{fmt}'; choose from {FORMATS}")
+        self.out, self.fmt, self.top_k = out, fmt, top_k
+        self.model, self.geo = model, include_geo_vector
+        self._json: List[dict] = []
+        if fmt == "tsv" and header:
+            out.write(tsv_header() + "\n")
+
+    def write(self, preds: Iterable[Prediction]) -> None:
+        for p in preds:
+            if self.fmt == "jsonl":
+                self.out.write(p.to_json(self.geo) + "\n")
+            elif self.fmt == "tsv":
+                self.out.write(tsv_row(p) + "\n")
+            elif self.fmt == "table":
+                self.out.write("\n".join(table_lines(p, self.top_k)) + "\n")
+            else:
+                self._json.append(p.to_dict(self.geo))
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            doc = {"schema_version": SCHEMA_VERSION, "model": self.model,
+                   "predictions": self._json,
+                   "num_errors": sum(1 for r in self._json if r["error"])}
+            json.dump(doc, self.out, ensure_ascii=False, indent=1)
+            self.out.write("\n")
+        self.out.flush()

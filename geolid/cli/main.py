@@ -1,0 +1,126 @@
+"""The ``geolid`` console script.
+
+    geolid predict FILE_OR_DIR... [--model M] [--top-k 5] [--format table|json|jsonl|tsv]
+    geolid predict --scp wav.scp --out results.jsonl        # resumable
+    geolid languages [--model M] [--format table|json|tsv]
+    geolid download REPO_ID [--local-dir DIR]
+    geolid prepare ...                                       # corpus preparation
+
+Start-up is kept light: this module and the parsers import neither torch nor
+ESPnet; ``predict`` loads them only once the inputs are checked. Exit status: 0
+success, 1 some inputs failed (listed on stderr), 2 usage/model errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import List, Optional
+
+from geolid.cli.predict import EXIT_OK, EXIT_USAGE, UsageError, add_predict_parser
+
+
+def _add_languages_parser(sub) -> None:
+    import os
+
+    from geolid.inference.hub import DEFAULT_MODEL
+
+    p = sub.add_parser("languages", help="list the languages a model knows (class order)",
+                       description="List a model's languages: class index, ISO 639-3 code, name.")
+    p.add_argument("--model", default=os.environ.get("GEOLID_MODEL", DEFAULT_MODEL),
+                   help="repo id or folder (default: $GEOLID_MODEL or %(default)s)")
+    p.add_argument("--revision", help="Hub revision of --model")
+    p.add_argument("--format", choices=("table", "json", "tsv"), default="table")
+    p.set_defaults(func=run_languages)
+
+
+def _add_download_parser(sub) -> None:
+    p = sub.add_parser("download", help="fetch a published model from the Hugging Face Hub",
+                       description="Download a model repository (config, weights, lang2utt) "
+                                   "into the Hugging Face cache or --local-dir.")
+    p.add_argument("repo_id", help="e.g. espnet/geolid_combined_shared_trainable")
+    p.add_argument("--local-dir", help="download into this folder instead of the HF cache")
+    p.add_argument("--revision", help="branch, tag or commit")
+    p.set_defaults(func=run_download)
+
+
+def run_languages(args) -> int:
+    from geolid.inference.hub import locate_model
+    from geolid.inference.results import language_name
+
+    files = locate_model(args.model, revision=args.revision)
+    rows = [(i, code, language_name(code)) for i, code in enumerate(files.languages)]
+    if args.format == "json":
+        json.dump({"model": args.model, "languages": [{"index": i, "code": c, "name": n}
+                                                      for i, c, n in rows]},
+                  sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    elif args.format == "tsv":
+        print("index\tcode\tname")
+        for r in rows:
+            print("\t".join(map(str, r)))
+    else:
+        for i, c, n in rows:
+            print(f"{i:>4}  {c:<8} {n}")
+        print(f"# {len(rows)} languages ({files.lang2utt})", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_download(args) -> int:
+    from geolid.inference.hub import download
+
+    path = download(args.repo_id, revision=args.revision, local_dir=args.local_dir)
+    print(path)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="geolid", description="Geolocation-aware spoken language identification: "
+                                   "which language is spoken, and where it is spoken.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    add_predict_parser(sub)
+    _add_languages_parser(sub)
+    _add_download_parser(sub)
+    try:  # corpus preparation lives in geolid.data (import-light); absent in trimmed installs
+        from geolid.data.cli import add_prepare_subcommands
+    except ImportError:
+        pass
+    else:
+        add_prepare_subcommands(sub)
+    return parser
+
+
+def _version() -> str:
+    from geolid import __version__
+
+    return f"geolid {__version__}"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command == "prepare":
+        from geolid.data.cli import run
+
+        return run(args)
+    from geolid.inference.audio import AudioError
+    from geolid.inference.hub import ModelNotFoundError
+
+    try:
+        return args.func(args)
+    except (UsageError, ModelNotFoundError, AudioError) as e:
+        print(f"geolid {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"geolid {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Finding a model: a Hugging Face repo id, a published-layout folder, or an experiment.
+
+A model is three files: ``config.yaml``, the weights (``valid.accuracy.best.pth``
+in the published repos) and the training ``lang2utt`` whose line order is the
+class order. The config's relative paths (``lang2utt``, the encoder's
+``path_or_url``) are relative to the recipe root: the repo root in the
+published layout (``<root>/exp_*/lid_*/config.yaml``), i.e. two levels above
+the experiment folder. This module finds all three without importing torch.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import yaml
+
+DEFAULT_MODEL = "espnet/geolid_combined_shared_trainable"
+PUBLISHED_MODELS = (
+    "espnet/geolid_vl107only_shared_trainable",
+    "espnet/geolid_vl107only_shared_frozen",
+    "espnet/geolid_vl107only_independent_trainable",
+    "espnet/geolid_vl107only_independent_frozen",
+    "espnet/geolid_combined_shared_trainable",
+)
+# preference order when an experiment folder holds several checkpoints
+MODEL_FILE_PREFERENCE = ("valid.accuracy.best.pth", "valid.accuracy.ave.pth", "latest.pth")
+_HUB_PATTERNS = ["*config.yaml", "*.pth", "*lang2utt*", "*.json", "README.md"]
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No usable model where the user pointed; the message says how to get one."""
+
+
+@dataclass
+class ModelFiles:
+    config: Path
+    model: Path
+    root: Path           # what the config's relative paths are relative to
+    lang2utt: Path
+    languages: List[str]
+    source: str          # what the user asked for
+
+    def resolved_config(self) -> Dict:
+        """The config with its relative paths made absolute against ``root``."""
+        with self.config.open(encoding="utf-8") as f:
+            conf = yaml.safe_load(f) or {}
+        conf["lang2utt"] = str(self.lang2utt)
+        fc = (conf.get("frontend_conf") or {}).get("frontend_conf") or {}
+        path = fc.get("path_or_url")
+        if path:
+            found = _find_relative(path, self._roots())
+            if found is not None:
+                fc["path_or_url"] = str(found)
+        download_dir = (conf.get("frontend_conf") or {}).get("download_dir")
+        if download_dir and not os.path.isabs(download_dir):
+            conf["frontend_conf"]["download_dir"] = str(self.root / download_dir)
+        return conf
+
+    def _roots(self) -> List[Path]:
+        exp = self.config.parent
+        return _unique([self.root, exp.parent.parent, exp.parent, exp, Path.cwd()])
+
+
+def fetch_hint(repo_id: str) -> str:
+    return (f"Download it where there is network access: `hf download {repo_id} --local-dir "
+            f"<dir>` (or `geolid download {repo_id}`), then pass --model <dir>; or set HF_HOME "
+            "to a Hugging Face cache that holds it.")
+
+
+def looks_like_repo_id(name: str) -> bool:
+    """``owner/name`` that is not an existing local path."""
+    return (name.count("/") == 1 and not name.startswith((".", "/", "~"))
+            and not Path(name).exists())
+
+
+def download(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[str] = None,
+             local_dir: Optional[str] = None, local_files_only: bool = False) -> Path:
+    """``huggingface_hub.snapshot_download`` of a model repo (only the files a model needs)."""
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as e:  # pragma: no cover - it is a dependency
+        raise ModelNotFoundError(f"huggingface_hub is not installed ({e}); pip install huggingface_hub") from e
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, cache_dir=cache_dir,
+                                      local_dir=local_dir, local_files_only=local_files_only,
+                                      allow_patterns=_HUB_PATTERNS))
+    except Exception as e:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        where = "in the local cache" if local_files_only else "on the Hugging Face Hub"
+        raise ModelNotFoundError(f"Model '{repo_id}' is not available {where} "
+                                 f"({type(e).__name__}: {why}). " + fetch_hint(repo_id)) from None
+
+
+def locate_model(name_or_path: str, revision: Optional[str] = None,
+                 cache_dir: Optional[str] = None) -> ModelFiles:
+    """Resolve what the user gave into :class:`ModelFiles`.
+
+    * an existing ``.pth`` file: its folder's ``config.yaml``;
+    * an existing folder: an experiment folder (``config.yaml`` + ``*.pth``) or a
+      published-layout root with exactly one ``exp*/*/config.yaml``;
+    * ``owner/name``: the Hugging Face repo, from the cache first, else downloaded.
+    """
+    name = str(name_or_path)
+    p = Path(name).expanduser()
+    if p.is_file():
+        if p.suffix != ".pth":
+            raise ModelNotFoundError(f"{p}: expected a model folder or a .pth weights file")
+        return _from_experiment(p.parent, name, model=p)
+    if p.is_dir():
+        return _from_folder(p, name)
+    if not looks_like_repo_id(name):
+        raise ModelNotFoundError(f"Model '{name}' is neither an existing folder/file nor a "
+                                 f"Hugging Face repo id (owner/name). Published models: "
+                                 f"{', '.join(PUBLISHED_MODELS)}")
+    try:
+        root = download(name, revision, cache_dir, local_files_only=True)
+    except ModelNotFoundError:
+        if _offline():
+            raise ModelNotFoundError(
+                f"Model '{name}' is not in the local Hugging Face cache and downloads are "
+                "off (HF_HUB_OFFLINE is set). " + fetch_hint(name)) from None
+        root = download(name, revision, cache_dir)
+    return _from_folder(root, name)
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+
+
+def _from_folder(folder: Path, source: str) -> ModelFiles:
+    if (folder / "config.yaml").is_file():
+        return _from_experiment(folder, source)
+    configs = sorted(c for c in folder.glob("*/*/config.yaml") if _model_file(c.parent) is not None)
+    configs += sorted(c for c in folder.glob("*/config.yaml") if _model_file(c.parent) is not None)
+    if len(configs) == 1:
+        return _from_experiment(configs[0].parent, source, root=folder)
+    if not configs:
+        raise ModelNotFoundError(
+            f"{folder}: no model found (expected config.yaml next to a .pth file, here or in "
+            "exp_*/lid_*/ as in the published repositories)")
+    listing = "\n  ".join(str(c.parent) for c in configs)
+    raise ModelNotFoundError(f"{folder} holds several models; pass one of:\n  {listing}")
+
+
+def _model_file(exp: Path) -> Optional[Path]:
+    for name in MODEL_FILE_PREFERENCE:
+        if (exp / name).is_file():
+            return exp / name
+    others = sorted(p for p in exp.glob("*.pth") if p.name != "checkpoint.pth")
+    return others[-1] if others else None
+
+
+def _from_experiment(exp: Path, source: str, model: Optional[Path] = None,
+                     root: Optional[Path] = None) -> ModelFiles:
+    config = exp / "config.yaml"
+    if not config.is_file():
+        raise ModelNotFoundError(f"{exp}: no config.yaml next to the model weights")
+    model = model or _model_file(exp)
+    if model is None:
+        raise ModelNotFoundError(f"{exp}: config.yaml but no .pth weights "
+                                 f"(expected {MODEL_FILE_PREFERENCE[0]})")
+    with config.open(encoding="utf-8") as f:
+        conf = yaml.safe_load(f) or {}
+    root = root or exp.parent.parent
+    roots = _unique([root, exp.parent.parent, exp.parent, exp, Path.cwd()])
+    rel = conf.get("lang2utt")
+    lang2utt = _find_relative(rel, roots) if rel else None
+    if lang2utt is None:
+        lang2utt = next((c for c in (exp / "lang2utt", root / "lang2utt") if c.is_file()), None)
+    if lang2utt is None:
+        raise ModelNotFoundError(
+            f"{config}: its lang2utt '{rel}' (the class order) was not found under "
+            f"{', '.join(str(r) for r in roots[:3])}; copy the training lang2utt there")
+    languages = read_languages(lang2utt)
+    lang_num = conf.get("lang_num")
+    if lang_num and int(lang_num) != len(languages):
+        raise ModelNotFoundError(f"{lang2utt} lists {len(languages)} languages but {config} "
+                                 f"says lang_num={lang_num}; it is not this model's lang2utt")
+    return ModelFiles(config, model, root, lang2utt, languages, source)
+
+
+def read_languages(lang2utt: Path) -> List[str]:
+    """Class order: the first token of each non-empty line."""
+    langs = []
+    with open(lang2utt, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                langs.append(line.split()[0])
+    if not langs:
+        raise ModelNotFoundError(f"{lang2utt} is empty: it should list one language per line")
+    dup = sorted({x for x in langs if langs.count(x) > 1})
+    if dup:
+        raise ModelNotFoundError(f"{lang2utt}: languages listed twice: {dup}")
+    return langs
+
+
+def _find_relative(path: str, roots: Sequence[Path]) -> Optional[Path]:
+    p = Path(path).expanduser()
+    if p.is_absolute():
+        return p if p.exists() else None
+    for r in roots:
+        if (r / p).exists():
+            return (r / p).resolve()
+    return None
+
+
+def _unique(paths: Sequence[Path]) -> List[Path]:
+    out, seen = [], set()
+    for p in paths:
+        key = str(Path(p).resolve())
+        if key not in seen:
+            seen.add(key)
+            out.append(Path(p))
+    return out

@@ -1,0 +1,105 @@
+"""The result schema of ``GeoLID.predict`` and ``geolid predict`` (version 1).
+
+One :class:`Prediction` per input; ``to_dict()`` is what the JSON / JSONL
+outputs contain. Every record has every key (``null`` where not applicable),
+so consumers can rely on the shape; docs/cli.md documents each field. Adding a
+key is a compatible change; renaming or removing one bumps ``SCHEMA_VERSION``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+UNKNOWN = "unknown"
+
+
+@functools.lru_cache(maxsize=4096)
+def language_name(code: str) -> str:
+    """English name of an ISO 639 code (langcodes); the code itself if unknown."""
+    if code == UNKNOWN:
+        return "unknown (rejected)"
+    try:
+        import langcodes
+
+        lang = langcodes.Language.get(code)
+        name = lang.display_name("en")
+        return code if name.lower().startswith("unknown language") else name
+    except Exception:  # malformed tags, e.g. dataset-specific labels
+        return code
+
+
+@dataclass
+class LanguageScore:
+    code: str
+    name: str
+    probability: float
+
+
+@dataclass
+class Location:
+    lat: float
+    lon: float
+
+
+@dataclass
+class Segment:
+    """One window of a long file: its time span and its top language."""
+
+    start: float
+    end: float
+    language: str
+    name: str
+    probability: float
+
+
+@dataclass
+class Prediction:
+    """The answer for one input (see docs/cli.md for the field meanings)."""
+
+    key: str
+    path: Optional[str] = None
+    language: Optional[str] = None
+    name: Optional[str] = None
+    probability: Optional[float] = None
+    rejected: bool = False
+    top_k: List[LanguageScore] = field(default_factory=list)
+    location: Optional[Location] = None
+    duration: Optional[float] = None
+    num_windows: int = 0
+    segments: Optional[List[Segment]] = None
+    geo_vector: Optional[np.ndarray] = None     # (geo_dim,), Python API; JSON on request
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self, include_geo_vector: bool = False) -> Dict[str, Any]:
+        d = asdict(self)
+        d["geo_vector"] = (None if self.geo_vector is None or not include_geo_vector
+                           else [round(float(v), 6) for v in np.asarray(self.geo_vector)])
+        return {"schema_version": SCHEMA_VERSION, **d}
+
+    def to_json(self, include_geo_vector: bool = False) -> str:
+        return json.dumps(self.to_dict(include_geo_vector), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, d: Dict[str, Any]) -> "Prediction":
+        d = {k: v for k, v in d.items() if k != "schema_version"}
+        d["top_k"] = [LanguageScore(**s) for s in d.get("top_k") or []]
+        d["location"] = Location(**d["location"]) if d.get("location") else None
+        if d.get("segments") is not None:
+            d["segments"] = [Segment(**s) for s in d["segments"]]
+        if d.get("geo_vector") is not None:
+            d["geo_vector"] = np.asarray(d["geo_vector"], dtype=np.float32)
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def failure(cls, key: str, error: str, path: Optional[str] = None) -> "Prediction":
+        return cls(key=key, path=path, error=error)

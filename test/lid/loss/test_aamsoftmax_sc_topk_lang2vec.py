@@ -1,0 +1,70 @@
+import math
+
+import pytest
+import torch
+
+from geolid.lid.loss.aamsoftmax_sc_topk_lang2vec import AAMSoftmaxSCTopKLang2Vec
+
+
+def make(**kw):
+    torch.manual_seed(0)
+    conf = dict(nout=8, nclasses=5, margin=0.5, scale=30, K=3, mp=0.06, k_top=2, lang2vec_dim=299,
+                lang2vec_type="geo", lang2vec_weight=0.2)
+    conf.update(kw)
+    return AAMSoftmaxSCTopKLang2Vec(**conf)
+
+
+def test_published_weighting_numbers():
+    loss = make()
+    ce, f, i = torch.tensor(2.0), torch.tensor(0.5), torch.tensor(0.25)
+    t = loss.combine(ce, f, i, inter_weight=0.4)
+    assert math.isclose(t.total.item(), 0.64 * 2 + 0.28 * 0.5 + 0.08 * 0.25, rel_tol=1e-6)
+    assert math.isclose(t.class_loss.item(), 0.8 * 2 + 0.2 * 0.5, rel_tol=1e-6)
+    assert math.isclose(t.geo_loss_all.item(), 0.6 * 0.5 + 0.4 * 0.25, rel_tol=1e-6)
+
+
+def test_documented_weighting_numbers():
+    loss = make(weighting="documented")
+    t = loss.combine(torch.tensor(2.0), torch.tensor(0.5), torch.tensor(0.25), inter_weight=0.4)
+    assert math.isclose(t.total.item(), 0.8 * 2 + 0.2 * (0.6 * 0.5 + 0.4 * 0.25), rel_tol=1e-6)
+    assert t.class_loss.item() == 2.0
+    no_inter = loss.combine(torch.tensor(2.0), torch.tensor(0.5), None, inter_weight=0.4)
+    assert math.isclose(no_inter.total.item(), 0.8 * 2 + 0.2 * 0.5, rel_tol=1e-6)
+
+
+def test_scores_are_scaled_subcentre_max_cosines():
+    loss = make()
+    x = torch.randn(4, 8)
+    cos = torch.nn.functional.normalize(x) @ torch.nn.functional.normalize(loss.weight).T
+    expected = cos.view(4, 5, 3).max(dim=2).values
+    torch.testing.assert_close(loss.cosine(x), expected)
+    torch.testing.assert_close(loss.scores(x), expected * 30)
+    _, _, preds = loss(x, None)
+    assert torch.equal(preds, expected.argmax(1))
+
+
+def test_margin_ce_is_parent_loss_and_labels_shape():
+    loss = make()
+    x, y = torch.randn(3, 8), torch.tensor([[0], [2], [4]])
+    ce, acc, _ = loss(x, y)
+    assert ce.item() > 0 and 0 <= acc.item() <= 1
+
+
+def test_binary_lang2vec_uses_bce():
+    loss = make(lang2vec_type="phonology_knn", lang2vec_dim=28)
+    assert isinstance(loss.geo_criterion, torch.nn.BCEWithLogitsLoss)
+    assert loss.lang2vec_head[0].out_features == 28
+    pred, target = torch.zeros(2, 28), torch.ones(2, 28)
+    assert math.isclose(loss.geo_loss(pred, target).item(), math.log(2), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("kw,msg", [
+    (dict(lang2vec_dim=300), "lang2vec_dim=300 but lang2vec_type 'geo' has 299"),
+    (dict(weighting="paper"), "weighting must be one of"),
+    (dict(k_top=5), "k_top=5 must be smaller than the number of languages"),
+    (dict(nclasses=None), "--lang_num"),
+    (dict(lang2vec_weight=1.5), "lang2vec_weight must be in"),
+])
+def test_bad_conf_is_explained(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        make(**kw)
