@@ -77,11 +77,17 @@ def build_component(choices: ClassChoices, name: Optional[str], conf: Optional[d
         return None
     cls = choices.get_class(name)
     conf = dict(conf or {})
-    params = inspect.signature(cls.__init__).parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    allowed = [p for p in params if p not in ("self", "args", "kwargs") and p not in kwargs]
-    unknown = [k for k in conf if k not in params or k in kwargs]
-    if unknown and not takes_any:
+    # Keys accepted along the class hierarchy: a class that takes **kwargs
+    # usually forwards them to its base (or ignores them, as ECAPA-TDNN does,
+    # where a typo would silently change nothing).
+    accepted = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass) and klass is not object:
+            accepted |= {p for p, v in inspect.signature(klass.__init__).parameters.items()
+                         if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL) and p != "self"}
+    allowed = sorted(accepted - set(kwargs))
+    unknown = [k for k in conf if k not in allowed]
+    if unknown:
         raise ConfigError(
             f"{choices.name}_conf has unknown key(s) {unknown} for {choices.name} '{name}' "
             f"({cls.__name__}); allowed keys: {allowed}"

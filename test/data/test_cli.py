@@ -96,3 +96,24 @@ def test_prepare_all_make_combined_and_cross(vl_root, tmp_path):
     assert (written[1] / "utt2lang").read_text() == "eng_t eng\n"
     with pytest.raises(DataDirError, match="unknown corpora"):
         prepare.prepare_all({"timit": "x"}, out)
+
+
+def test_recipe_data_sh(vl_root, tmp_path):
+    """local/data.sh dispatches to the per-corpus wrappers, then cross sets and validation."""
+    import os
+
+    repo = Path(__file__).parents[2]
+    env = dict(os.environ, PYTHON=sys.executable,
+               PYTHONPATH=f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    data = tmp_path / "data"
+    res = subprocess.run(["bash", str(repo / "egs2/geolid/lid1/local/data.sh"), "--data", str(data),
+                          "--voxlingua107", str(vl_root), "--cross_train", "train_voxlingua107_lang"],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in data.iterdir()) == [
+        "dev_voxlingua107_lang", "dev_voxlingua107_lang_cross_train_voxlingua107_lang",
+        "train_voxlingua107_lang"]
+    assert res.stdout.count(": OK (") == 3
+    res = subprocess.run(["bash", str(repo / "egs2/geolid/lid1/local/data.sh"), "--bogus", "1"],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 2 and "unknown option --bogus" in res.stderr

@@ -68,7 +68,11 @@ fi
 
 if [ "${validate}" = true ]; then
     dirs=()
-    for d in "${data}"/*_lang "${data}"/*_cross_*; do [ -f "${d}/utt2lang" ] && dirs+=("${d}"); done
-    [ ${#dirs[@]} -gt 0 ] && "${py}" -m geolid.data.cli prepare validate "${dirs[@]}"
+    for d in "${data}"/*_lang; do
+        if [ -f "${d}/utt2lang" ]; then dirs+=("${d}"); fi
+    done
+    if [ ${#dirs[@]} -gt 0 ]; then
+        "${py}" -m geolid.data.cli prepare validate "${dirs[@]}"
+    fi
 fi
 log "done"

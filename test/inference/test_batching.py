@@ -1,0 +1,37 @@
+"""Length-sorted batching keeps padding low and respects both caps."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from geolid.inference.batching import collate, padding_fraction, plan_batches
+
+
+def test_every_item_once_and_caps_respected():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2 * 16000, 12 * 16000, size=50).tolist()
+    batches = plan_batches(lengths, max_batch_size=8, max_batch_samples=60 * 16000)
+    assert sorted(i for b in batches for i in b) == list(range(50))
+    for b in batches:
+        assert len(b) <= 8
+        assert len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 60 * 16000
+
+
+def test_sorting_reduces_padding():
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(2 * 16000, 12 * 16000, size=64).tolist()
+    given_order = [list(range(i, i + 8)) for i in range(0, 64, 8)]
+    sorted_batches = plan_batches(lengths, 8, 10 ** 9)
+    assert padding_fraction(lengths, sorted_batches) < 0.1
+    assert padding_fraction(lengths, given_order) > 0.25
+
+
+def test_long_item_alone():
+    assert plan_batches([100, 5, 4], 8, 50) == [[0], [1, 2]]
+
+
+def test_collate_pads_with_zeros():
+    a, b = torch.ones(3), torch.full((5,), 2.0)
+    x, n = collate([a, b], "cpu")
+    assert x.shape == (2, 5) and n.tolist() == [3, 5]
+    assert x[0].tolist() == [1, 1, 1, 0, 0] and x[1].tolist() == [2] * 5
