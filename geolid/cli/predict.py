@@ -156,6 +156,8 @@ def run_predict(args) -> int:
     if done:
         print(f"geolid: resuming: {len(pairs) - len(todo)} of {len(pairs)} inputs already in "
               f"{args.out}", file=sys.stderr)
+    if not todo:
+        return EXIT_OK
 
     from geolid.inference.api import GeoLID, InferenceOptions  # torch + ESPnet: only now
 

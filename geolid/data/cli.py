@@ -10,6 +10,11 @@ Usage (standalone)::
     python -m geolid.data.cli prepare combine OUT DIR [DIR ...] [--names NAME ...]
     python -m geolid.data.cli prepare cross TEST_DIR TRAIN OUT
     python -m geolid.data.cli prepare validate DIR [DIR ...] [--check-audio]
+    python -m geolid.data.cli speed-perturb SRC DST [--factors 0.9 1.0 1.1]
+    python -m geolid.data.cli format SRC DST [--audio-dir D] [--fs 16000]
+                                     [--audio-format wav|flac] [--nj N] [--skip-bad]
+    python -m geolid.data.cli split-scp SCP N OUT_DIR
+    python -m geolid.data.cli merge FILE [FILE ...] --out OUT
 
 Each subcommand calls exactly one library function; nothing heavy is imported
 until a subcommand runs.
@@ -139,22 +144,88 @@ def add_prepare_subcommands(subparsers) -> argparse.ArgumentParser:
     return prep
 
 
+def _speed_perturb(args) -> None:
+    from geolid.data.speed_perturb import speed_perturb_data_dir
+    _report([speed_perturb_data_dir(args.src, args.dst, factors=args.factors)])
+
+
+def _format(args) -> None:
+    from geolid.data.format import format_data_dir
+    _report([format_data_dir(args.src, args.dst, audio_dir=args.audio_dir, sample_rate=args.fs,
+                             audio_format=args.audio_format, nj=args.nj,
+                             progress=not args.no_progress, skip_bad=args.skip_bad)])
+
+
+def _split_scp(args) -> None:
+    from geolid.utils.jobs import split_scp
+    _report(split_scp(args.scp, args.n, args.out_dir))
+
+
+def _merge(args) -> None:
+    from geolid.utils.jobs import merge_kaldi_files
+    _report([merge_kaldi_files(args.files, args.out)])
+
+
+def add_dump_subcommands(subparsers) -> None:
+    """Register ``speed-perturb``, ``format``, ``split-scp`` and ``merge`` (recipe stages 2-3
+    and job splitting); each leaf parser sets ``func``."""
+    p = subparsers.add_parser("speed-perturb", help="stage 2: speed-perturbed copies of a data dir",
+                              description="Copy every utterance once per speed factor; ids get "
+                                          "_sp<factor> (factor 1.0 keeps the id). The audio is "
+                                          "changed later, by `format`.")
+    p.add_argument("src", help="input data directory")
+    p.add_argument("dst", help="output data directory (e.g. data/<set>_sp)")
+    p.add_argument("--factors", nargs="+", type=float, default=[0.9, 1.0, 1.1], metavar="F",
+                   help="speed factors (default: 0.9 1.0 1.1)")
+    p.set_defaults(func=_speed_perturb)
+
+    p = subparsers.add_parser("format", help="stage 3: write mono 16-bit audio + utt2num_samples",
+                              description="Resolve segments, downmix, resample and write one "
+                                          "audio file per utterance; resumable.")
+    p.add_argument("src", help="input data directory (wav.scp, optional segments)")
+    p.add_argument("dst", help="output data directory (e.g. dump/raw/<set>)")
+    p.add_argument("--audio-dir", help="where the audio files go (default: DST/data)")
+    p.add_argument("--fs", type=int, default=16000, help="sample rate in Hz (default 16000)")
+    p.add_argument("--audio-format", choices=["wav", "flac"], default="wav")
+    p.add_argument("--nj", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="leave unreadable utterances out (listed in DST/format_errors) instead "
+                        "of failing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_format)
+
+    p = subparsers.add_parser("split-scp", help="split a Kaldi file into N contiguous parts",
+                              description="Write OUT_DIR/keys.1.scp .. keys.N.scp (fewer when "
+                                          "the file has fewer lines) and print their paths.")
+    p.add_argument("scp", help="Kaldi file (key value per line)")
+    p.add_argument("n", type=int, help="number of parts")
+    p.add_argument("out_dir", help="output folder")
+    p.set_defaults(func=_split_scp)
+
+    p = subparsers.add_parser("merge", help="merge per-job Kaldi files (sorted, unique keys)")
+    p.add_argument("files", nargs="+", help="input files")
+    p.add_argument("--out", required=True, help="merged output file")
+    p.set_defaults(func=_merge)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m geolid.data.cli",
                                      description="geolid corpus preparation")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
     add_prepare_subcommands(sub)
+    add_dump_subcommands(sub)
     return parser
 
 
 def run(args) -> int:
-    """Run a parsed ``prepare`` command; data errors print a message and return 1."""
+    """Run a parsed command; data errors print a message and return 1."""
     from geolid.data.datadir import DataPrepError
+    from geolid.utils.jobs import KaldiFileError
 
     try:
         args.func(args)
-    except DataPrepError as exc:
+    except (DataPrepError, KaldiFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -10,31 +10,37 @@ from typing import List, Sequence, Tuple
 
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_BATCH_SECONDS = 240.0  # padded audio per batch: bounds peak memory
+DEFAULT_MAX_PADDING = 0.1      # a batch may be at most this share padding
 
 
 def plan_batches(lengths: Sequence[int], max_batch_size: int = DEFAULT_BATCH_SIZE,
-                 max_batch_samples: int = int(DEFAULT_BATCH_SECONDS * 16000)) -> List[List[int]]:
+                 max_batch_samples: int = int(DEFAULT_BATCH_SECONDS * 16000),
+                 max_padding: float = DEFAULT_MAX_PADDING) -> List[List[int]]:
     """Indices of ``lengths`` grouped into batches, longest first.
 
-    A batch holds at most ``max_batch_size`` items and at most
-    ``max_batch_samples`` padded samples (``len(batch) * longest``); an item longer
-    than that alone gets a batch of its own.
+    A batch holds at most ``max_batch_size`` items, at most ``max_batch_samples``
+    padded samples (``len(batch) * longest``) and at most ``max_padding`` of its
+    samples are padding (on CPU a padded sample costs as much as a real one, and
+    batching gains little, so padding must stay low); an item longer than
+    ``max_batch_samples`` gets a batch of its own.
     """
     if max_batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {max_batch_size}")
     order = sorted(range(len(lengths)), key=lambda i: -int(lengths[i]))
     batches: List[List[int]] = []
     current: List[int] = []
-    longest = 0
+    longest = real = 0
     for i in order:
         n = int(lengths[i])
         longest_if_added = max(longest, n)
-        if current and (len(current) >= max_batch_size
-                        or (len(current) + 1) * longest_if_added > max_batch_samples):
+        padded = (len(current) + 1) * longest_if_added
+        if current and (len(current) >= max_batch_size or padded > max_batch_samples
+                        or 1 - (real + n) / padded > max_padding):
             batches.append(current)
-            current, longest_if_added = [], n
+            current, longest_if_added, real = [], n, 0
         current.append(i)
         longest = longest_if_added
+        real += n
     if current:
         batches.append(current)
     return batches

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Merge the outputs of parallel ``lid_inference`` jobs into one set of files.
+
+    python -m geolid.bin.merge_inference --set SET --out DIR JOBDIR [JOBDIR ...]
+
+Each job folder holds ESPnet's outputs for its share of the utterances:
+``SET_lids``, and with embeddings ``SET_utt_embds.npz``, ``SET_lang_to_embds.npz``.
+The merged ``SET_lang_to_avg_embd.npz`` is recomputed from all embeddings (the
+per-job averages cannot simply be averaged). Writes are atomic.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from geolid.utils.fileio import atomic_write, read_kaldi_map
+
+
+def merge_lids(job_dirs: List[Path], set_name: str, out: Path) -> int:
+    merged: Dict[str, str] = {}
+    for d in job_dirs:
+        path = d / f"{set_name}_lids"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} missing: inference job {d} did not finish (see its log)")
+        for utt, lid in read_kaldi_map(path).items():
+            if utt in merged:
+                raise ValueError(f"utterance {utt} appears in two inference jobs ({path})")
+            merged[utt] = lid
+    with atomic_write(out / f"{set_name}_lids") as f:
+        for utt in sorted(merged):
+            f.write(f"{utt} {merged[utt]}\n")
+    return len(merged)
+
+
+def _save_npz(path: Path, arrays: Dict[str, np.ndarray]) -> None:
+    with atomic_write(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def merge_embeddings(job_dirs: List[Path], set_name: str, out: Path) -> None:
+    utt: Dict[str, np.ndarray] = {}
+    per_lang: Dict[str, List[np.ndarray]] = {}
+    for d in job_dirs:
+        if (d / f"{set_name}_utt_embds.npz").is_file():
+            utt.update(dict(np.load(d / f"{set_name}_utt_embds.npz")))
+        if (d / f"{set_name}_lang_to_embds.npz").is_file():
+            for lang, embds in np.load(d / f"{set_name}_lang_to_embds.npz").items():
+                if len(embds):
+                    per_lang.setdefault(lang, []).extend(list(embds))
+    if utt:
+        _save_npz(out / f"{set_name}_utt_embds.npz", utt)
+    if per_lang:
+        stacked = {lang: np.stack(e) for lang, e in per_lang.items()}
+        _save_npz(out / f"{set_name}_lang_to_embds.npz", stacked)
+        avg = {}
+        for lang, e in stacked.items():
+            m = e.mean(axis=0)
+            avg[lang] = m / max(np.linalg.norm(m), 1e-12)  # as ESPnet: L2-normalised mean
+        _save_npz(out / f"{set_name}_lang_to_avg_embd.npz", avg)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m geolid.bin.merge_inference", description=__doc__)
+    ap.add_argument("--set", required=True, dest="set_name")
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("job_dirs", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    jobs = sorted(args.job_dirs, key=lambda p: (len(str(p)), str(p)))
+    try:
+        n = merge_lids(jobs, args.set_name, args.out)
+        merge_embeddings(jobs, args.set_name, args.out)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"merged {n} utterances from {len(jobs)} jobs into {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
