@@ -35,3 +35,11 @@ def test_collate_pads_with_zeros():
     x, n = collate([a, b], "cpu")
     assert x.shape == (2, 5) and n.tolist() == [3, 5]
     assert x[0].tolist() == [1, 1, 1, 0, 0] and x[1].tolist() == [2] * 5
+
+
+def test_padding_cap():
+    lengths = [100, 95, 91, 80, 79, 50]
+    batches = plan_batches(lengths, max_batch_size=8, max_batch_samples=10 ** 6, max_padding=0.1)
+    assert batches == [[0, 1, 2, 3], [4], [5]]  # 8.5% padding, then 11% would be too much
+    for b in batches:
+        assert padding_fraction(lengths, [b]) <= 0.1

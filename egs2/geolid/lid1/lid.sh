@@ -116,6 +116,9 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ] && ! "$skip_data_prep"; then
         _parts=""; for d in ${combine_train_sets}; do _parts+=" ${data_feats}/${d}"; done
         # shellcheck disable=SC2086
         "$python" -m geolid.data.cli prepare combine "${data_feats}/${train_set_sp}" ${_parts}
+        _n=""; for d in ${combine_train_sets}; do _n+=" ${data_feats}/${d}/utt2num_samples"; done
+        # shellcheck disable=SC2086
+        "$python" -m geolid.data.cli merge ${_n} --out "${data_feats}/${train_set_sp}/utt2num_samples"
     fi
     if "$cross_domain_tests"; then
         for dset in ${test_sets}; do

@@ -108,6 +108,11 @@ class HFWav2Vec2Upstream(nn.Module):
         attention_mask = (torch.arange(wavs.size(1), device=wavs.device)[None, :]
                           < lengths[:, None]).long()
         enc_lens = self.encoder_lengths(lengths)
+        # HF's conv feature encoder marks its input as requiring grad in training
+        # unless told it is frozen; with ESPnet's --freeze_param on it, that would
+        # still run a full (useless) backward through the conv stack.
+        conv = self.model.feature_extractor
+        conv._requires_grad = any(p.requires_grad for p in conv.parameters())
         hidden: List[torch.Tensor] = []
         layers = self.model.encoder.layers
         # Recording hooks are added per call, after the conditioning hooks, so they

@@ -1,0 +1,1 @@
+../lid1/path.sh
