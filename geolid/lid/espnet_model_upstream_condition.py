@@ -151,6 +151,16 @@ class ESPnetLIDUpstreamConditionModel(ESPnetLIDModel):
         stats["geo_loss_all"] = terms.geo_loss_all.detach()
         return terms.total
 
+    def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor,
+                      lid_labels: Optional[torch.Tensor] = None, **kwargs) -> Dict[str, torch.Tensor]:
+        """Features for ESPnet's ``--collect_stats`` (recipe stage 4).
+
+        Returns the lengths too: without them ESPnet's statistics treat a padded
+        (T, D) matrix as one vector and fail on batches of unequal lengths.
+        """
+        feats, feats_lengths = self.extract_feats(speech, speech_lengths)
+        return {"feats": feats, "feats_lengths": feats_lengths}
+
     # ------------------------------------------------------------- scoring
     def score(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Everything a user-facing tool needs from one forward pass.

@@ -88,7 +88,8 @@ def test_collect_feats(built):
     model = built()
     b = batch()
     out = model.collect_feats(b["speech"], b["speech_lengths"], lid_labels=b["lid_labels"])
-    assert set(out) == {"feats"} and out["feats"].shape == (3, 38, 32)
+    assert set(out) == {"feats", "feats_lengths"} and out["feats"].shape == (3, 38, 32)
+    assert out["feats_lengths"].tolist() == [38, 32, 22]
 
 
 def test_baseline_model_has_no_geo_parts(built):
