@@ -109,9 +109,9 @@ class GeoLID:
             raise ValueError("int8 dynamic quantisation runs on CPU only; use --device cpu "
                              "or --dtype bfloat16 on GPU")
         conf = files.resolved_config()
-        from geolid.tasks.lid import GeoLIDTask  # the ESPnet import: seconds, only here
+        from geolid.tasks.build import build_model_from_args  # torch/ESPnet layers: seconds, only here
 
-        model, _ = GeoLIDTask.build_model_from_args(argparse.Namespace(**conf), files.model, "cpu")
+        model, _ = build_model_from_args(argparse.Namespace(**conf), files.model, "cpu")
         n_out = model.loss.weight.shape[0] // int(getattr(model.loss, "K", 1))
         if n_out != len(files.languages):
             raise ValueError(f"{files.model} scores {n_out} languages but {files.lang2utt} lists "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence
 
@@ -109,7 +110,7 @@ def make_experiment(exp_dir, languages: Sequence[str], encoder_path: Optional[st
     """
     import torch
 
-    from geolid.tasks.lid import GeoLIDTask
+    from geolid.tasks.build import build_model
 
     exp_dir = Path(exp_dir)
     root = exp_dir.parent.parent
@@ -117,13 +118,11 @@ def make_experiment(exp_dir, languages: Sequence[str], encoder_path: Optional[st
         encoder_path = str(make_tiny_wav2vec2(root / "hf_tiny_w2v2", seed=seed).relative_to(root))
     write_lang2utt(root / lang2utt_relpath, languages)
     conf = tiny_config(encoder_path, lang2utt_relpath, len(languages), **config_kwargs)
-    import os
-
     cwd = os.getcwd()
     os.chdir(root)  # config paths are relative to the recipe root
     try:
         torch.manual_seed(seed)
-        model = GeoLIDTask.build_model(argparse.Namespace(**copy.deepcopy(conf)))
+        model = build_model(argparse.Namespace(**copy.deepcopy(conf)))
     finally:
         os.chdir(cwd)
     exp_dir.mkdir(parents=True, exist_ok=True)

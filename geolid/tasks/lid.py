@@ -10,92 +10,32 @@ checkpoints load unchanged:
   groups (declared but unused by released ESPnet) build the per-layer branches.
 
 Everything else (trainer, samplers, iterators, ECAPA-TDNN, poolings, projectors)
-is ESPnet's.
+is ESPnet's. Model building lives in :mod:`geolid.tasks.build`, which inference
+uses without importing this module.
 """
 from __future__ import annotations
 
 import argparse
-import copy
-import inspect
-import logging
 from pathlib import Path
 from typing import Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
-import yaml
 from espnet2.tasks import lid as espnet_lid
 from espnet2.tasks.lid import LIDTask
 from espnet2.train.class_choices import ClassChoices
-from espnet2.torch_utils.initialize import initialize
 
-from geolid.layers.geo_conditioning import GeoBranch
-from geolid.lid.espnet_model_upstream_condition import ESPnetLIDUpstreamConditionModel
-from geolid.lid.frontend.s3prl_condition import S3prlConditionFrontend
-from geolid.lid.loss.aamsoftmax_sc_topk_lang2vec import AAMSoftmaxSCTopKLang2Vec
 from geolid.lid.preprocessor import GeoLIDPreprocessor
+from geolid.tasks import build
+from geolid.tasks.build import CheckpointMismatchError, ConfigError  # noqa: F401  (re-exported)
+from geolid.tasks.choices import (encoder_choices, encoder_condition_choices, frontend_choices,
+                                  loss_choices, model_choices, normalize_choices, pooling_choices,
+                                  pooling_condition_choices, projector_choices,
+                                  projector_condition_choices, specaug_choices)
 
-logger = logging.getLogger(__name__)
-
-
-def _extend(choices: ClassChoices, **new_classes) -> ClassChoices:
-    """A copy of a released ClassChoices with more (or replaced) classes."""
-    return ClassChoices(choices.name, classes={**choices.classes, **new_classes},
-                        type_check=choices.base_type, default=choices.default, optional=choices.optional)
-
-
-model_choices = _extend(espnet_lid.model_choices, upstream_condition=ESPnetLIDUpstreamConditionModel)
-frontend_choices = _extend(espnet_lid.frontend_choices, s3prl_condition=S3prlConditionFrontend)
-loss_choices = _extend(espnet_lid.loss_choices, aamsoftmax_sc_topk_lang2vec=AAMSoftmaxSCTopKLang2Vec)
-preprocessor_choices = _extend(espnet_lid.preprocessor_choices, lid=GeoLIDPreprocessor)
-encoder_choices = espnet_lid.encoder_choices
-pooling_choices = espnet_lid.pooling_choices
-projector_choices = espnet_lid.projector_choices
-encoder_condition_choices = _extend(espnet_lid.encoder_condition_choices)
-encoder_condition_choices.default = "identity"
-pooling_condition_choices = espnet_lid.pooling_condition_choices
-projector_condition_choices = espnet_lid.projector_condition_choices
-specaug_choices = espnet_lid.specaug_choices
-normalize_choices = espnet_lid.normalize_choices
-
-
-class ConfigError(ValueError):
-    """A config value or key that cannot build the model."""
-
-
-class CheckpointMismatchError(RuntimeError):
-    """A checkpoint whose keys or shapes do not fit the model its config builds."""
-
-
-def build_component(choices: ClassChoices, name: Optional[str], conf: Optional[dict], **kwargs):
-    """Instantiate ``choices``'s class ``name`` with ``conf``; None if ``name`` is None.
-
-    A misspelt or unknown key in ``<group>_conf`` becomes an error that names the
-    group, the key and the keys the class accepts.
-    """
-    if name is None:
-        return None
-    cls = choices.get_class(name)
-    conf = dict(conf or {})
-    # Keys accepted along the class hierarchy: a class that takes **kwargs
-    # usually forwards them to its base (or ignores them, as ECAPA-TDNN does,
-    # where a typo would silently change nothing).
-    accepted = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass) and klass is not object:
-            accepted |= {p for p, v in inspect.signature(klass.__init__).parameters.items()
-                         if v.kind not in (v.VAR_KEYWORD, v.VAR_POSITIONAL) and p != "self"}
-    allowed = sorted(accepted - set(kwargs))
-    unknown = [k for k in conf if k not in allowed]
-    if unknown:
-        raise ConfigError(
-            f"{choices.name}_conf has unknown key(s) {unknown} for {choices.name} '{name}' "
-            f"({cls.__name__}); allowed keys: {allowed}"
-        )
-    try:
-        return cls(**kwargs, **conf)
-    except TypeError as e:
-        raise ConfigError(f"cannot build {choices.name} '{name}' from {choices.name}_conf={conf}: {e}") from e
+preprocessor_choices = ClassChoices(
+    "preprocessor", classes={**espnet_lid.preprocessor_choices.classes, "lid": GeoLIDPreprocessor},
+    type_check=espnet_lid.preprocessor_choices.base_type, default="lid")
 
 
 class GeoLIDTask(LIDTask):
@@ -119,135 +59,25 @@ class GeoLIDTask(LIDTask):
                             ) -> Optional[Callable[[str, Dict[str, np.ndarray]], Dict[str, np.ndarray]]]:
         if not args.use_preprocessor:
             return None
-        return build_component(preprocessor_choices, args.preprocessor,
-                               _conf(args, "preprocessor"),
-                               train=train, lang2utt=args.lang2utt)
+        return build.build_component(preprocessor_choices, args.preprocessor,
+                                     build._conf(args, "preprocessor"), train=train, lang2utt=args.lang2utt)
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> torch.nn.Module:
-        frontend = build_component(frontend_choices, args.frontend, _conf(args, "frontend"))
-        input_size = frontend.output_size() if frontend is not None else args.input_size
-        if input_size is None:
-            raise ConfigError("no frontend and no --input_size: the feature dimension is unknown")
-        specaug = build_component(specaug_choices, getattr(args, "specaug", None), _conf(args, "specaug"))
-        normalize = build_component(normalize_choices, getattr(args, "normalize", None),
-                                    _conf(args, "normalize"))
-        encoder = build_component(encoder_choices, args.encoder, _conf(args, "encoder"), input_size=input_size)
-        pooling = build_component(pooling_choices, args.pooling, _conf(args, "pooling"),
-                                  input_size=encoder.output_size())
-        projector = build_component(projector_choices, args.projector, _conf(args, "projector"),
-                                    input_size=pooling.output_size())
-        lang_num = getattr(args, "lang_num", None) or _count_languages(getattr(args, "lang2utt", None))
-        loss = build_component(loss_choices, args.loss, _conf(args, "loss"),
-                               nout=projector.output_size(), nclasses=lang_num)
-        model_name = getattr(args, "model", None) or "espnet"
-        model_conf = _conf(args, "model")
-        extra = {}
-        if model_name == "upstream_condition":
-            layers = model_conf.get("lang2vec_conditioning_layers", [32, 36, 40, 44])
-            extra["condition_branches"] = [cls._build_branch(args, input_size, loss) for _ in layers]
-        model = build_component(model_choices, model_name, model_conf, frontend=frontend,
-                                specaug=specaug, normalize=normalize, encoder=encoder,
-                                pooling=pooling, projector=projector, loss=loss, **extra)
-        if getattr(args, "init", None) is not None:
-            initialize(model, args.init)
-        return model
+        return build.build_model(args)
 
     @classmethod
-    def _build_branch(cls, args: argparse.Namespace, hidden_size: int, loss) -> GeoBranch:
-        frame_encoder = build_component(encoder_condition_choices,
-                                        getattr(args, "encoder_condition", None) or "identity",
-                                        _conf(args, "encoder_condition"), input_size=hidden_size)
-        pooling = build_component(pooling_condition_choices,
-                                  getattr(args, "pooling_condition", None) or "chn_attn_stat",
-                                  _conf(args, "pooling_condition"),
-                                  input_size=frame_encoder.output_size())
-        projector = build_component(projector_condition_choices,
-                                    getattr(args, "projector_condition", None) or "rawnet3",
-                                    _conf(args, "projector_condition"),
-                                    input_size=pooling.output_size())
-        return GeoBranch(frame_encoder, pooling, projector, geo_dim=loss.lang2vec_head[0].out_features)
-
-    @classmethod
-    def build_model_from_file(
-        cls,
-        config_file: Optional[Union[Path, str]] = None,
-        model_file: Optional[Union[Path, str]] = None,
-        device: str = "cpu",
-    ) -> Tuple[torch.nn.Module, argparse.Namespace]:
+    def build_model_from_file(cls, config_file: Optional[Union[Path, str]] = None,
+                              model_file: Optional[Union[Path, str]] = None,
+                              device: str = "cpu") -> Tuple[torch.nn.Module, argparse.Namespace]:
         """Build from ``config.yaml`` and load ``model_file`` with strict key checks.
 
-        When a model file is given, the pretrained encoder is *not* downloaded:
-        the checkpoint provides every weight, so only its architecture is built.
+        With a model file the pretrained encoder is *not* downloaded: the
+        checkpoint provides every weight, so only its architecture is built.
         """
-        if config_file is None:
-            if model_file is None:
-                raise ValueError("give config_file, model_file or both")
-            config_file = Path(model_file).parent / "config.yaml"
-        config_file = Path(config_file)
-        if not config_file.is_file():
-            raise FileNotFoundError(f"config file not found: {config_file}")
-        with config_file.open(encoding="utf-8") as f:
-            args = argparse.Namespace(**yaml.safe_load(f))
-        try:
-            return cls.build_model_from_args(args, model_file, device)
-        except ConfigError as e:
-            raise ConfigError(f"{config_file}: {e}") from None
+        return build.build_model_from_file(config_file, model_file, device)
 
     @classmethod
     def build_model_from_args(cls, args: argparse.Namespace, model_file=None, device: str = "cpu"
                               ) -> Tuple[torch.nn.Module, argparse.Namespace]:
-        """Like :meth:`build_model_from_file`, from an already loaded config."""
-        args = copy.deepcopy(args)
-        if model_file is not None and getattr(args, "frontend", None) == "s3prl_condition":
-            args.frontend_conf = dict(args.frontend_conf or {}, load_pretrained_weights=False)
-        model = cls.build_model(args)
-        if model_file is not None:
-            state = torch.load(model_file, map_location="cpu", weights_only=False)
-            state = state.get("module", state) if isinstance(state, dict) else state
-            load_state_dict_strict(model, state, str(model_file))
-        return model.to(device), args
-
-
-def _conf(args: argparse.Namespace, group: str) -> dict:
-    """``args.<group>_conf`` as a dict; configs may leave it out (ESPnet defaults it to {})."""
-    value = getattr(args, f"{group}_conf", None)
-    if value is not None and not isinstance(value, dict):
-        raise ConfigError(f"{group}_conf must be a mapping, got {type(value).__name__}: {value!r}")
-    return dict(value or {})
-
-
-def _count_languages(lang2utt: Optional[str]) -> Optional[int]:
-    if lang2utt and Path(lang2utt).is_file():
-        with open(lang2utt, encoding="utf-8") as f:
-            return sum(1 for line in f if line.strip())
-    return None
-
-
-def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str = "checkpoint") -> None:
-    """``load_state_dict(strict=True)`` with an error that lists what does not fit."""
-    state = dict(state)
-    own = model.state_dict()
-    shape_errors = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
-                    for k, v in state.items()
-                    if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
-    if shape_errors:
-        raise CheckpointMismatchError(
-            f"{source} does not match the model built from its config: "
-            f"{len(shape_errors)} shape mismatch(es):\n  " + "\n  ".join(shape_errors[:20])
-            + "\nCheck that config.yaml (lang_num / lang2utt, projector sizes, encoder size) "
-              "is the one the checkpoint was trained with."
-        )
-    result = model.load_state_dict(state, strict=False)
-    missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
-    if missing or unexpected:
-        def show(keys):
-            return "\n    ".join(keys[:15]) + (f"\n    ... ({len(keys) - 15} more)" if len(keys) > 15 else "")
-        msg = f"{source} does not match the model built from its config."
-        if missing:
-            msg += f"\n  missing keys ({len(missing)}):\n    {show(missing)}"
-        if unexpected:
-            msg += f"\n  unexpected keys ({len(unexpected)}):\n    {show(unexpected)}"
-        msg += ("\nCommon causes: shared_conditioning_proj or lang2vec_conditioning_layers "
-                "differ between config and checkpoint, or the checkpoint is from another model.")
-        raise CheckpointMismatchError(msg)
+        return build.build_model_from_args(args, model_file, device)

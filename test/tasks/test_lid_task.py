@@ -139,3 +139,26 @@ def test_cli_parser_knows_geolid_choices():
                               "s3prl_condition", "--loss", "aamsoftmax_sc_topk_lang2vec",
                               "--encoder_condition", "identity"])
     assert args.model == "upstream_condition" and args.encoder_condition == "identity"
+
+
+def test_light_registries_offer_every_released_choice():
+    from espnet2.tasks import lid as released
+
+    from geolid.tasks import choices
+
+    for name in ("model", "frontend", "specaug", "normalize", "encoder", "pooling", "projector",
+                 "encoder_condition", "pooling_condition", "projector_condition", "loss"):
+        ours = getattr(choices, f"{name}_choices").classes
+        theirs = getattr(released, f"{name}_choices").classes
+        assert set(theirs) <= set(ours), name
+        assert all(ours[k] is v for k, v in theirs.items()), name
+
+
+def test_building_does_not_import_espnet_tasks():
+    import subprocess
+    import sys
+
+    code = ("import sys, geolid.tasks.build, geolid.lid.tiny;"
+            "print(any(m.startswith('espnet2.tasks') or m == 'espnet2.train.preprocessor' for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
