@@ -250,13 +250,13 @@ fi
 if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && ! "$skip_packing"; then
     log "Stage 9: pack ${lid_exp} in the published layout"
     "$python" -m geolid.bin.pack_model --exp "${lid_exp}" --model "${inference_model}" \
-        --out "${lid_exp}/packed"
+        --out "${lid_exp}_packed"
 fi
 
 if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ] && ! "$skip_upload"; then
     log "Stage 10: upload"
     [ -n "$hf_repo" ] || die "--hf_repo <owner/name> is required to upload"
     log "Run this to upload (not run automatically):"
-    echo "hf upload ${hf_repo} ${lid_exp}/packed . --repo-type model"
+    echo "hf upload ${hf_repo} ${lid_exp}_packed . --repo-type model"
 fi
 log "Successfully finished."
