@@ -3,7 +3,7 @@
 Source: no text corpus can be downloaded here, so each language has small
 hand-written word lists (written for this project: time/place openers, subjects,
 predicates) and a template that orders them the way the language does (SVO,
-SOV with Hindi ``ne``, VSO for Maori, German verb-second). Every combination of
+SOV with Hindi ``ne``, VSO for Maori and Nahuatl, German verb-second). Every combination of
 the slots is one sentence, giving hundreds of distinct sentences per language.
 The sentences are simple and not always idiomatic; what matters for language ID
 is that the words, and so the sounds espeak-ng makes from them, are typical of
@@ -197,6 +197,18 @@ _TEXTS = [
                 "otopa peteĩ mbarakaja hũ michĩ", "oguata mbeguekatu estación peve",
                 "opurahéi peteĩ purahéi tuja", "ogueraha y yvyty ári", "oipe'a okẽ yvyrágui",
                 "ohai peteĩ mombe'u mbyky", "omyatyrõ bicicleta oñembyaíva"]),
+    # Classical Nahuatl (central Mexico): North America's entry. Verb-initial
+    # clauses; the verbs carry their subject and object prefixes (ni-, ti-, qui-).
+    _lang("nci", "Classical Nahuatl", "North America", "{adv}, {verb} {obj} {subj}.",
+          adv=["yalhua", "axcan in ihcuac tlaca", "teotlac", "ipan tonatiuh", "zatepan tlacualli",
+               "cecexiuhtica", "atoyac iteuhyo", "tianquizco"],
+          verb=["oquicouh", "oquitlapalli", "oquittac", "oquicuic", "oquipouh", "oquinex",
+                "oquihuicac", "oquitlapo", "oquicuilo", "oquiyecti", "oquipaca", "oquitemo"],
+          obj=["in yancuic tlaxcalli", "in xochicalli", "in acalli", "in etl ihuan yetl",
+               "in huehca amatl", "ce tliltic mizton", "in atl tepeticpac", "in cuauhquiahuatl",
+               "ce tepiton tlahtolli", "in tepoztli"],
+          subj=["noteachcauh", "in huehue temachtiani", "tochanecauh", "in ticitl telpochtli",
+                "in millacatl", "iicniuh", "notlahtzin", "nocihtzin", "nocniuh", "in pipiltin"]),
     # Maori is verb-initial: past marker + verb, subject, then the object.
     _lang("mri", "Maori", "Oceania", "{adv}, i {verb} {subj} {obj}.",
           adv=["inanahi", "i te ata nei", "i te ahiahi", "i te Rātapu", "i muri i te tina",

@@ -17,7 +17,9 @@ def test_every_planned_language_has_many_distinct_sentences():
 
 def test_all_inhabited_continents_covered():
     continents = {get_text(i).continent for i in text_languages()}
-    assert {"Europe", "Asia", "Africa", "South America", "Oceania"} <= continents
+    assert {"Europe", "Asia", "Africa", "North America", "South America", "Oceania"} <= continents
+    from geolid.synth.demo_corpus import DEMO_LANGUAGES
+    assert {get_text(i).continent for i in DEMO_LANGUAGES} == continents
 
 
 def test_labels_have_lang2vec_geo_vectors():

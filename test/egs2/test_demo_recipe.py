@@ -1,0 +1,83 @@
+"""A small version of the demo runs stages 1-8 for both models, as in CI.
+
+Asserts the files each stage writes and their contents; accuracy is not asserted
+(two epochs of a few steps).
+"""
+import json
+import subprocess
+
+import pytest
+
+from geolid.utils.fileio import read_kaldi_map
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    import shutil
+    import sys
+    import os
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    root = tmp_path_factory.mktemp("demo") / "egs2" / "geolid"
+    shutil.copytree(repo / "egs2" / "geolid", root, symlinks=True,
+                    ignore=shutil.ignore_patterns("data", "dump", "exp*", "corpus", "downloads", "hub"))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", OMP_NUM_THREADS="1")
+    proc = subprocess.run(["bash", "run.sh", "--small", "true"], cwd=root / "demo1", env=env,
+                          capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return root / "demo1", proc.stdout
+
+
+def test_stage1_data_and_encoder(demo):
+    d, _ = demo
+    for part in ("train", "dev", "test", "test_accent"):
+        utt2lang = read_kaldi_map(d / "data" / part / "utt2lang")
+        assert utt2lang and all(u.startswith(l + "_") for u, l in utt2lang.items())
+    assert (d / "downloads/tiny_w2v2/config.json").is_file()
+
+
+def test_stage3_dump_is_16k_with_lengths(demo):
+    import soundfile as sf
+
+    d, _ = demo
+    wav = read_kaldi_map(d / "dump/raw/test/wav.scp")
+    n = read_kaldi_map(d / "dump/raw/test/utt2num_samples")
+    assert list(wav) == list(n)
+    utt = next(iter(wav))
+    info = sf.info(wav[utt])
+    assert info.samplerate == 16000 and info.channels == 1 and info.frames == int(n[utt])
+
+
+def test_stage4_stats(demo):
+    d, _ = demo
+    shapes = read_kaldi_map(d / "exp/lid_stats_16000/train/speech_shape")
+    assert len(shapes) == len(read_kaldi_map(d / "dump/raw/train/wav.scp"))
+    assert (d / "exp/lid_stats_16000/train/feats_stats.npz").is_file()
+
+
+@pytest.mark.parametrize("model", ["lid_tiny_geo_raw", "lid_tiny_baseline_raw"])
+def test_stages5to8_outputs(demo, model):
+    d, _ = demo
+    exp = d / "exp" / model
+    assert (exp / "valid.accuracy.best.pth").is_file()
+    for tset in ("test", "test_accent"):
+        inf = exp / "inference" / tset
+        lids = read_kaldi_map(inf / f"{tset}_lids")
+        ref = read_kaldi_map(d / "dump/raw" / tset / "utt2lang")
+        assert sorted(lids) == sorted(ref)  # merged from 2 jobs, nothing lost or doubled
+        score = json.loads((inf / "score" / tset / "score.json").read_text())
+        acc = sum(lids[u] == ref[u] for u in ref) / len(ref)
+        assert score["accuracy"] == pytest.approx(acc)
+        assert (inf / "score" / tset / "confusion.png").stat().st_size > 5000
+        assert (inf / "tsne" / f"{tset}_tsne.png").stat().st_size > 5000
+    results = (exp / "RESULTS.md").read_text()
+    assert "test_accent" in results and "macro" in results
+
+
+def test_results_table_has_both_models(demo):
+    d, out = demo
+    table = (d / "RESULTS.md").read_text()
+    assert "lid_tiny_geo_raw" in table and "lid_tiny_baseline_raw" in table
+    assert "accent-shifted test" in table
+    assert table.strip() in out  # printed at the end
