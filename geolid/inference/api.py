@@ -63,7 +63,9 @@ class InferenceOptions:
     window: float = 30.0            # seconds; longer inputs are split
     overlap: float = 5.0            # seconds between fixed windows
     vad: bool = False               # cut windows at pauses instead
-    batch_size: int = DEFAULT_BATCH_SIZE
+    # None: 1 on CPU (batching does not pay there, and the published models'
+    # padded-batch outputs differ slightly from single runs), 8 on GPU.
+    batch_size: Optional[int] = None
     batch_seconds: float = DEFAULT_BATCH_SECONDS  # padded audio per batch
 
 
@@ -227,9 +229,15 @@ class GeoLID:
         items = [(si, wi) for si, s in enumerate(sources) if not s.error
                  for wi in range(len(s.windows))]
         lengths = [sources[si].windows[wi].length for si, wi in items]
-        for batch in plan_batches(lengths, options.batch_size, int(options.batch_seconds * TARGET_SR)):
+        batch_size = options.batch_size or (DEFAULT_BATCH_SIZE if self._on_gpu() else 1)
+        for batch in plan_batches(lengths, batch_size, int(options.batch_seconds * TARGET_SR)):
             self._run_batch([items[i] for i in batch], sources)
         return sources
+
+    def _on_gpu(self) -> bool:
+        import torch
+
+        return torch.device(self.device).type == "cuda"
 
     def _run_batch(self, batch: Sequence[Tuple[int, int]], sources: List[_Source]) -> None:
         import torch

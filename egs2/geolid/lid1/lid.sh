@@ -108,6 +108,7 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ] && ! "$skip_data_prep"; then
     for dset in ${_sets}; do
         case "${_done}" in *" ${dset} "*) continue ;; esac; _done+="${dset} "
         [ -d "data/${dset}" ] || die "data/${dset} not found: run stage 1 (local/data.sh) first"
+        "$python" -m geolid.data.cli prepare validate "data/${dset}"
         "$python" -m geolid.data.cli format "data/${dset}" "${data_feats}/${dset}" \
             --fs "${fs}" --audio-format "${audio_format}" --nj "${nj}"
     done
