@@ -75,7 +75,19 @@ class GeoLIDTask(LIDTask):
         With a model file the pretrained encoder is *not* downloaded: the
         checkpoint provides every weight, so only its architecture is built.
         """
-        return build.build_model_from_file(config_file, model_file, device)
+        model, args = build.build_model_from_file(config_file, model_file, device)
+        return model, cls.with_defaults(args)
+
+    @classmethod
+    def with_defaults(cls, args: argparse.Namespace) -> argparse.Namespace:
+        """Fill options a config leaves out with ``lid_train``'s defaults.
+
+        Configs written by ``lid_train`` list every option, but hand-written or
+        trimmed ones need not; ESPnet's inference reads trainer options from them.
+        """
+        defaults = {a.dest: a.default for a in cls.get_parser()._actions
+                    if a.dest not in ("help", "config") and a.default is not argparse.SUPPRESS}
+        return argparse.Namespace(**{**defaults, **vars(args)})
 
     @classmethod
     def build_model_from_args(cls, args: argparse.Namespace, model_file=None, device: str = "cpu"

@@ -205,6 +205,7 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ] && ! "$skip_eval"; then
         _logdir="${_dir}/logdir"; mkdir -p "${_logdir}"
         _nj=$(min "${inference_nj}" "$(wc -l < "${data_feats}/${dset}/wav.scp")")
         "$python" -m geolid.bin.recipe_tools split-data "${data_feats}/${dset}" "${_nj}" "${_logdir}/split"
+        for n in $(seq "${_nj}"); do mkdir -p "${_logdir}/output.${n}"; done  # ESPnet writes into it
         # ESPnet's lid_inference names outputs after the data folder, so each split keeps the set name.
         # shellcheck disable=SC2086
         ${_cmd} --gpu "${_ngpu}" JOB=1:"${_nj}" "${_logdir}/inference.JOB.log" \
