@@ -33,10 +33,13 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", choices=("local", "slurm"), default=os.environ.get("GEOLID_BACKEND", "local"))
     p.add_argument("--gpu", type=int, default=0, help="GPUs per job (Slurm: --gres=gpu:N)")
-    p.add_argument("--num_threads", type=int, default=1, help="CPU threads per job")
+    p.add_argument("--num_threads", type=int, default=None,
+                   help="CPU threads per job (default: the cores shared among the jobs run at once)")
     p.add_argument("--mem", default=None, help="memory per job, Slurm syntax (e.g. 16G)")
     p.add_argument("--num_nodes", type=int, default=1, help="nodes per job (Slurm)")
     p.add_argument("--max_jobs_run", type=int, default=None, help="local: jobs run at once")
+    p.add_argument("--echo", default=None, metavar="REGEX",
+                   help="local: also print log lines matching REGEX (ESPnet epoch summaries are shortened)")
     p.add_argument("--slurm_opts", default=os.environ.get("GEOLID_SLURM_OPTS", ""),
                    help="extra sbatch options, e.g. '-p gpu --time 48:00:00'")
     p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -61,13 +64,41 @@ def substitute(text: str, var: Optional[str], job: int) -> str:
     return re.sub(rf"\b{var}\b", str(job), text) if var else text
 
 
-def run_local(cmd: List[str], log: Path, num_threads: int) -> int:
-    env = dict(os.environ, OMP_NUM_THREADS=str(num_threads), MKL_NUM_THREADS=str(num_threads))
+EPOCH_RE = re.compile(r"(\d+)epoch results: \[train\](.*?)\[valid\](.*)")
+
+
+def shorten(line: str) -> str:
+    """ESPnet's epoch summary in one short line: loss and accuracy, train and valid."""
+    m = EPOCH_RE.search(line)
+    if not m:
+        return line.rstrip()[:200]
+
+    def pick(part: str) -> str:
+        vals = dict(re.findall(r"(\w+)=([-\d.e+]+)", part))
+        return " ".join(f"{k}={vals[k]}" for k in ("loss", "accuracy") if k in vals)
+
+    return f"  epoch {m.group(1)}: train {pick(m.group(2))} | valid {pick(m.group(3))}"
+
+
+def run_local(cmd: List[str], log: Path, num_threads: Optional[int], echo: Optional[str] = None) -> int:
+    env = dict(os.environ)
+    if num_threads:  # parallel jobs must not each start one thread per core
+        env.update(OMP_NUM_THREADS=str(num_threads), MKL_NUM_THREADS=str(num_threads))
     with open(log, "w", encoding="utf-8") as f:
         f.write(f"# {shlex.join(cmd)}\n# started at {time.ctime()}\n")
         f.flush()
         start = time.time()
-        rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+        if echo is None:
+            rc = subprocess.call(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+        else:
+            pattern = re.compile(echo)
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                                    text=True, errors="replace")
+            for line in proc.stdout:
+                f.write(line)
+                if pattern.search(line):
+                    print(shorten(line), flush=True)
+            rc = proc.wait()
         f.write(f"# ended (code {rc}) at {time.ctime()}, elapsed {time.time() - start:.0f} s\n")
     return rc
 
@@ -76,7 +107,7 @@ def run_slurm(cmd: List[str], log: Path, args: argparse.Namespace, name: str) ->
     if shutil.which("sbatch") is None:
         raise SystemExit("run_jobs: --backend slurm needs `sbatch` on PATH (set cmd_backend=local in cmd.sh)")
     sbatch = ["sbatch", "--wait", "--parsable", f"--job-name={name}", f"--output={log}",
-              f"--cpus-per-task={args.num_threads}", f"--nodes={args.num_nodes}"]
+              f"--cpus-per-task={args.num_threads or 1}", f"--nodes={args.num_nodes}"]
     if args.gpu > 0:
         sbatch.append(f"--gres=gpu:{args.gpu}")
     if args.mem:
@@ -96,10 +127,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         log.parent.mkdir(parents=True, exist_ok=True)
         cmd = [substitute(a, var, job) for a in cmd_pattern]
         if args.backend == "local":
-            return run_local(cmd, log, args.num_threads)
+            return run_local(cmd, log, args.num_threads, args.echo)
         return run_slurm(cmd, log, args, name=f"{Path(cmd[0]).name}.{job}")
 
     workers = args.max_jobs_run or len(jobs)
+    if args.num_threads is None and args.backend == "local" and min(workers, len(jobs)) > 1:
+        args.num_threads = max(1, (os.cpu_count() or 1) // min(workers, len(jobs)))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         codes = list(pool.map(one, jobs))
     failed = [(j, c) for j, c in zip(jobs, codes) if c != 0]

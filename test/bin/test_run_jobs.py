@@ -44,3 +44,14 @@ def test_slurm_backend_submits_one_sbatch_per_job(tmp_path, monkeypatch):
     assert len(calls) == 2
     assert all("--gres=gpu:2" in c and "--mem=8G" in c and "-p gpu" in c and "--wait" in c for c in calls)
     assert (tmp_path / "done.1").exists() and (tmp_path / "done.2").exists()
+
+
+def test_echo_prints_short_epoch_summaries(tmp_path, capsys):
+    line = ("[vm] 2026 (trainer:394) INFO: 3epoch results: [train] iter_time=0.01, loss=1.5, "
+            "accuracy=0.7, time=3 s, [valid] loss=1.9, accuracy=0.6, time=1 s")
+    code = main(["--echo", "epoch results", str(tmp_path / "t.log"), sys.executable, "-c",
+                 f"print('noise'); print({line!r})"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "epoch 3: train loss=1.5 accuracy=0.7 | valid loss=1.9 accuracy=0.6" in out
+    assert "noise" not in out and "noise" in (tmp_path / "t.log").read_text()

@@ -189,7 +189,8 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ] && ! "$stage_train_skip"; then
     else
         _mp=false; [ "${ngpu}" -gt 1 ] && _mp=true
         # shellcheck disable=SC2086
-        ${cuda_cmd} --gpu "${ngpu}" "${lid_exp}/train.log" \
+        _echo=(); [ "${cmd_backend:-local}" = local ] && _echo=(--echo "epoch results|training was finished")
+        ${cuda_cmd} --gpu "${ngpu}" "${_echo[@]}" "${lid_exp}/train.log" \
             "$python" -m geolid.bin.lid_train "${_opts[@]}" ${lid_args} --multiprocessing_distributed "${_mp}"
     fi
     log "Training finished: ${lid_exp} (log ${lid_exp}/train.log)"
