@@ -25,10 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,18 +131,10 @@ def plan_corpus(languages: Sequence[str], n_train: int, n_dev: int, n_test: int,
 
 def _write_wav_atomic(path: Path, audio, sample_rate: int) -> None:
     """Write 16-bit PCM via a temp file + rename: an interrupted run leaves no stub."""
-    import soundfile as sf
+    from geolid.data.audio import write_pcm16
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, audio, sample_rate, subtype="PCM_16")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_pcm16(path, audio, sample_rate)
 
 
 def _check_languages(languages: Optional[Sequence[str]]) -> List[str]:

