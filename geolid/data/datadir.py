@@ -70,6 +70,12 @@ class DataDir:
     utt2dataset: Optional[Dict[str, str]] = None
     path: Optional[Path] = field(default=None, compare=False)
 
+    @classmethod
+    def from_labelled(cls, utts: Mapping[str, Tuple[str, str]]) -> "DataDir":
+        """From ``{utt: (iso3, audio path)}``, the shape every corpus reader returns."""
+        return cls(wav_scp={u: p for u, (_, p) in utts.items()},
+                   utt2lang={u: l for u, (l, _) in utts.items()})
+
     @property
     def utterances(self) -> List[str]:
         """Sorted utterance ids."""
@@ -213,7 +219,7 @@ def _load(path: Path) -> Tuple[DataDir, Dict[str, Dict[str, int]]]:
     segments = None
     if (path / "segments").is_file():
         seg_raw, lines["segments"] = _read_sorted_map(path / "segments")
-        segments = {utt: _parse_segment(path / "segments", lines["segments"][utt], rest)
+        segments = {utt: parse_segment(rest, _where(path / "segments", lines["segments"][utt]))
                     for utt, rest in seg_raw.items()}
     utt2dataset = None
     if (path / "utt2dataset").is_file():
@@ -221,19 +227,20 @@ def _load(path: Path) -> Tuple[DataDir, Dict[str, Dict[str, int]]]:
     return DataDir(wav_scp, utt2lang, segments, utt2dataset, path=path), lines
 
 
-def _parse_segment(path: Path, lineno: int, rest: str) -> Segment:
+def parse_segment(rest: str, where: str) -> Segment:
+    """``recording start end`` of a segments line; ``where`` (file:line) names it in errors."""
     fields = rest.split()
     if len(fields) != 3:
         raise DataDirError(
-            f"{_where(path, lineno)}: expected '<utt> <recording> <start> <end>', got "
+            f"{where}: expected '<utt> <recording> <start> <end>', got "
             f"{len(fields) + 1} fields; fix the line")
     try:
         start, end = float(fields[1]), float(fields[2])
     except ValueError:
-        raise DataDirError(f"{_where(path, lineno)}: start/end must be numbers (seconds), "
+        raise DataDirError(f"{where}: start/end must be numbers (seconds), "
                            f"got {fields[1]!r} {fields[2]!r}") from None
     if not 0 <= start < end:
-        raise DataDirError(f"{_where(path, lineno)}: need 0 <= start < end, got start={start} "
+        raise DataDirError(f"{where}: need 0 <= start < end, got start={start} "
                            f"end={end}; drop the segment or fix its times")
     return fields[0], start, end
 

@@ -47,7 +47,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from geolid.data.audio import FORMATS, remove_stale_temps, resample, to_mono, write_pcm16
-from geolid.data.datadir import DataPrepError
+from geolid.data.datadir import DataDirError, DataPrepError, parse_segment
 from geolid.data.speed_perturb import parse_speed
 from geolid.utils.fileio import read_kaldi_lines, write_kaldi_map
 
@@ -169,7 +169,10 @@ def read_tasks(src: PathLike, audio_dir: PathLike, audio_format: str = "wav") ->
     by_rec: Dict[str, List[_Utt]] = {}
     for utt, (line, rest) in _read_unique(seg_path).items():
         where = f"{seg_path}:{line}"
-        rec, start, end = _parse_segment(where, rest)
+        try:
+            rec, start, end = parse_segment(rest, where)
+        except DataDirError as e:
+            raise FormatError(str(e)) from None
         if rec not in wav:
             raise FormatError(f"{where}: recording '{rec}' of segment '{utt}' is not in "
                               f"{src / 'wav.scp'}; add it there or drop the segment")
@@ -192,21 +195,6 @@ def _read_unique(path: Path) -> Dict[str, Tuple[int, str]]:
             raise FormatError(f"{path}:{line}: '{key}' has no value; fix or remove the line")
         out[key] = (line, rest)
     return out
-
-
-def _parse_segment(where: str, rest: str) -> Tuple[str, float, float]:
-    fields = rest.split()
-    try:
-        if len(fields) != 3:
-            raise ValueError
-        start, end = float(fields[1]), float(fields[2])
-    except ValueError:
-        raise FormatError(f"{where}: expected '<utt> <recording> <start> <end>' (seconds), "
-                          f"got {rest!r}; fix the line") from None
-    if not 0 <= start < end:
-        raise FormatError(f"{where}: need 0 <= start < end, got {start} {end}; fix or drop the "
-                          "segment")
-    return fields[0], start, end
 
 
 class _Source:

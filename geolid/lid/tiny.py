@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence
 
@@ -118,13 +117,13 @@ def make_experiment(exp_dir, languages: Sequence[str], encoder_path: Optional[st
         encoder_path = str(make_tiny_wav2vec2(root / "hf_tiny_w2v2", seed=seed).relative_to(root))
     write_lang2utt(root / lang2utt_relpath, languages)
     conf = tiny_config(encoder_path, lang2utt_relpath, len(languages), **config_kwargs)
-    cwd = os.getcwd()
-    os.chdir(root)  # config paths are relative to the recipe root
-    try:
-        torch.manual_seed(seed)
-        model = build_model(argparse.Namespace(**copy.deepcopy(conf)))
-    finally:
-        os.chdir(cwd)
+    # The written config keeps recipe-relative paths; the model is built from
+    # the same config with those paths resolved against the recipe root.
+    resolved = copy.deepcopy(conf)
+    resolved["frontend_conf"]["frontend_conf"]["path_or_url"] = str(root / encoder_path)
+    resolved["lang2utt"] = str(root / lang2utt_relpath)
+    torch.manual_seed(seed)
+    model = build_model(argparse.Namespace(**resolved))
     exp_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(exp_dir / "config.yaml") as f:
         yaml.safe_dump(conf, f, sort_keys=False)

@@ -12,17 +12,9 @@ from geolid.utils.fileio import read_kaldi_map
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    import shutil
-    import sys
-    import os
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[2]
-    root = tmp_path_factory.mktemp("demo") / "egs2" / "geolid"
-    shutil.copytree(repo / "egs2" / "geolid", root, symlinks=True,
-                    ignore=shutil.ignore_patterns("data", "dump", "exp*", "corpus", "downloads", "hub"))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", OMP_NUM_THREADS="1")
+def demo(tmp_path_factory, copy_recipes, recipe_env):
+    root = copy_recipes(tmp_path_factory.mktemp("demo"))
+    env = recipe_env
     proc = subprocess.run(["bash", "run.sh", "--small", "true"], cwd=root / "demo1", env=env,
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]

@@ -119,9 +119,7 @@ def prepare_fleurs(root: PathLike, out_dir: PathLike,
         utts: Dict[str, Tuple[str, str]] = {}
         for fid in tqdm(wanted, desc=f"FLEURS {split}", unit="lang"):
             utts.update(read_split(root, fid, split))
-        data = DataDir(wav_scp={u: p for u, (_, p) in utts.items()},
-                       utt2lang={u: l for u, (l, _) in utts.items()})
-        written.append(write_data_dir(out_dir / set_name, data))
+        written.append(write_data_dir(out_dir / set_name, DataDir.from_labelled(utts)))
     return written
 
 

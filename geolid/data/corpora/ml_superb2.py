@@ -94,9 +94,7 @@ def prepare_ml_superb2(root: PathLike, out_dir: PathLike, download: bool = False
     written = []
     for split in splits:
         utts = read_split(root, split)
-        data = DataDir(wav_scp={u: p for u, (_, p) in utts.items()},
-                       utt2lang={u: l for u, (l, _) in utts.items()})
-        written.append(write_data_dir(out_dir / SPLITS[split], data))
+        written.append(write_data_dir(out_dir / SPLITS[split], DataDir.from_labelled(utts)))
     return written
 
 

@@ -55,11 +55,6 @@ def _scan(folder: Path, skip: Tuple[str, ...] = ()) -> Dict[str, Tuple[str, str]
     return out
 
 
-def _to_data_dir(utts: Dict[str, Tuple[str, str]]) -> DataDir:
-    return DataDir(wav_scp={u: p for u, (_, p) in utts.items()},
-                   utt2lang={u: l for u, (l, _) in utts.items()})
-
-
 def prepare_voxlingua107(root: PathLike, out_dir: PathLike,
                          train_set: str = TRAIN_SET, dev_set: str = DEV_SET) -> List[Path]:
     """Write ``<out_dir>/train_voxlingua107_lang`` and ``<out_dir>/dev_voxlingua107_lang``.
@@ -79,5 +74,5 @@ def prepare_voxlingua107(root: PathLike, out_dir: PathLike,
         log.info("VoxLingua107: %d training files also in the dev set were left out of "
                  "training", len(overlap))
     out_dir = Path(out_dir)
-    return [write_data_dir(out_dir / train_set, _to_data_dir(train)),
-            write_data_dir(out_dir / dev_set, _to_data_dir(dev))]
+    return [write_data_dir(out_dir / train_set, DataDir.from_labelled(train)),
+            write_data_dir(out_dir / dev_set, DataDir.from_labelled(dev))]

@@ -104,7 +104,5 @@ def prepare_voxpopuli(root: PathLike, out_dir: PathLike,
         utts: Dict[str, Tuple[str, str]] = {}
         for lang in tqdm(langs, desc=f"VoxPopuli {split}", unit="lang"):
             utts.update(read_split(root, lang, split))
-        data = DataDir(wav_scp={u: p for u, (_, p) in utts.items()},
-                       utt2lang={u: l for u, (l, _) in utts.items()})
-        written.append(write_data_dir(out_dir / set_name, data))
+        written.append(write_data_dir(out_dir / set_name, DataDir.from_labelled(utts)))
     return written
