@@ -86,7 +86,7 @@ class PeakMemory:
 
 
 def build_model(root: Path, size: str) -> Path:
-    from geolid.lid.tiny import make_experiment, make_tiny_wav2vec2
+    from geolid.demo.tiny import make_experiment, make_tiny_wav2vec2
 
     s = SIZES[size]
     enc = make_tiny_wav2vec2(root / "w2v2", hidden_size=s["hidden_size"], num_layers=s["num_layers"],

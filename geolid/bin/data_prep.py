@@ -1,20 +1,22 @@
-"""``prepare`` subcommands: one per corpus function, plus combine, cross, validate.
+"""Data-directory jobs of the recipe: corpus preparation, perturbation, format, job splits.
 
-Usage (standalone)::
+``prepare`` is also ``geolid prepare``. Usage (standalone)::
 
-    python -m geolid.data.cli prepare voxlingua107 ROOT OUT
-    python -m geolid.data.cli prepare fleurs ROOT OUT [--languages en_us ...] [--download]
-    python -m geolid.data.cli prepare ml_superb2 ROOT OUT [--splits ...] [--download]
-    python -m geolid.data.cli prepare voxpopuli ROOT OUT [--languages de ...]
-    python -m geolid.data.cli prepare babel ROOT OUT [--min-duration 10] [--sph2pipe PATH]
-    python -m geolid.data.cli prepare combine OUT DIR [DIR ...] [--names NAME ...]
-    python -m geolid.data.cli prepare cross TEST_DIR TRAIN OUT
-    python -m geolid.data.cli prepare validate DIR [DIR ...] [--check-audio]
-    python -m geolid.data.cli speed-perturb SRC DST [--factors 0.9 1.0 1.1]
-    python -m geolid.data.cli format SRC DST [--audio-dir D] [--fs 16000]
+    python -m geolid.bin.data_prep prepare voxlingua107 ROOT OUT
+    python -m geolid.bin.data_prep prepare fleurs ROOT OUT [--languages en_us ...] [--download]
+    python -m geolid.bin.data_prep prepare ml_superb2 ROOT OUT [--splits ...] [--download]
+    python -m geolid.bin.data_prep prepare voxpopuli ROOT OUT [--languages de ...]
+    python -m geolid.bin.data_prep prepare babel ROOT OUT [--min-duration 10] [--sph2pipe PATH]
+    python -m geolid.bin.data_prep prepare combine OUT DIR [DIR ...] [--names NAME ...]
+    python -m geolid.bin.data_prep prepare cross TEST_DIR TRAIN OUT
+    python -m geolid.bin.data_prep prepare validate DIR [DIR ...] [--check-audio]
+    python -m geolid.bin.data_prep speed-perturb SRC DST [--factors 0.9 1.0 1.1]
+    python -m geolid.bin.data_prep format SRC DST [--audio-dir D] [--fs 16000]
                                      [--audio-format wav|flac] [--nj N] [--skip-bad]
-    python -m geolid.data.cli split-scp SCP N OUT_DIR
-    python -m geolid.data.cli merge FILE [FILE ...] --out OUT
+    python -m geolid.bin.data_prep split-scp SCP N OUT_DIR
+    python -m geolid.bin.data_prep merge FILE [FILE ...] --out OUT
+    python -m geolid.bin.data_prep split-data DATA_DIR N OUT_DIR
+    python -m geolid.bin.data_prep is-subset DATA_DIR LANG2UTT     # exit 1: extra languages
 
 Each subcommand calls exactly one library function; nothing heavy is imported
 until a subcommand runs.
@@ -166,6 +168,30 @@ def _merge(args) -> None:
     _report([merge_kaldi_files(args.files, args.out)])
 
 
+def _split_data(args) -> None:
+    from geolid.data.split import split_data_dir
+    _report(split_data_dir(args.data_dir, args.n, args.out_dir))
+
+
+def languages_of(path) -> List[str]:
+    """Languages of a data dir (its utt2lang) or of a lang2utt file, in order."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "utt2lang"
+        return sorted({line.split()[1] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()})
+    return [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _is_subset(args) -> int:
+    extra = sorted(set(languages_of(args.data_dir)) - set(languages_of(args.lang2utt)))
+    if extra:
+        print(f"{args.data_dir}: languages not in training: {' '.join(extra)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def add_dump_subcommands(subparsers) -> None:
     """Register ``speed-perturb``, ``format``, ``split-scp`` and ``merge`` (recipe stages 2-3
     and job splitting); each leaf parser sets ``func``."""
@@ -207,9 +233,24 @@ def add_dump_subcommands(subparsers) -> None:
     p.add_argument("--out", required=True, help="merged output file")
     p.set_defaults(func=_merge)
 
+    p = subparsers.add_parser("split-data", help="split a data dir into N per-job data dirs",
+                              description="Write OUT_DIR/<k>/<set>/{wav.scp,utt2lang,...} for "
+                                          "k = 1..N (parallel inference) and print them.")
+    p.add_argument("data_dir", help="data directory (wav.scp, utt2lang)")
+    p.add_argument("n", type=int, help="number of jobs")
+    p.add_argument("out_dir", help="output folder")
+    p.set_defaults(func=_split_data)
+
+    p = subparsers.add_parser("is-subset", help="exit 1 if a data dir has languages a model lacks",
+                              description="Compare a data dir's languages with a training "
+                                          "lang2utt; list the extra ones on stderr.")
+    p.add_argument("data_dir", help="data directory (its utt2lang)")
+    p.add_argument("lang2utt", help="training lang2utt (class order)")
+    p.set_defaults(func=_is_subset)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m geolid.data.cli",
+    parser = argparse.ArgumentParser(prog="python -m geolid.bin.data_prep",
                                      description="geolid corpus preparation")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -224,11 +265,10 @@ def run(args) -> int:
     from geolid.utils.jobs import KaldiFileError
 
     try:
-        args.func(args)
+        return args.func(args) or 0
     except (DataPrepError, KaldiFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -1,10 +1,8 @@
 #!/usr/bin/env python3
-"""Small checks and lookups the staged recipe needs, with errors that say what to do.
+"""Checks on a trained experiment folder before inference, with errors that say what to do.
 
-    python -m geolid.bin.recipe_tools lang2utt EXP/config.yaml
-    python -m geolid.bin.recipe_tools check-model EXP MODEL_FILE [--hf-repo espnet/...]
-    python -m geolid.bin.recipe_tools is-subset DATA_DIR LANG2UTT
-    python -m geolid.bin.recipe_tools split-data DATA_DIR N OUT_DIR
+    python -m geolid.bin.model_check lang2utt EXP/config.yaml     # print the class-order file
+    python -m geolid.bin.model_check check-model EXP MODEL_FILE
 
 Paths inside an experiment's config.yaml are relative to the recipe folder (the
 working directory of lid.sh), as in the published Hugging Face repositories.
@@ -64,37 +62,17 @@ def check_model(exp: Path, model: str) -> None:
     config_lang2utt(exp / "config.yaml")
 
 
-def languages_of(path: Path) -> List[str]:
-    """Languages of a data dir (its utt2lang) or of a lang2utt file, in order."""
-    if path.is_dir():
-        path = path / "utt2lang"
-        return sorted({line.split()[1] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()})
-    return [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geolid.bin.recipe_tools", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m geolid.bin.model_check", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("lang2utt"); p.add_argument("config", type=Path)
     p = sub.add_parser("check-model"); p.add_argument("exp", type=Path); p.add_argument("model")
-    p = sub.add_parser("is-subset"); p.add_argument("data_dir", type=Path); p.add_argument("lang2utt", type=Path)
-    p = sub.add_parser("split-data"); p.add_argument("data_dir", type=Path); p.add_argument("n", type=int)
-    p.add_argument("out_dir", type=Path)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "lang2utt":
             print(config_lang2utt(args.config))
         elif args.cmd == "check-model":
             check_model(args.exp, args.model)
-        elif args.cmd == "is-subset":
-            extra = sorted(set(languages_of(args.data_dir)) - set(languages_of(args.lang2utt)))
-            if extra:
-                print(f"{args.data_dir}: languages not in training: {' '.join(extra)}", file=sys.stderr)
-                return 1
-        elif args.cmd == "split-data":
-            from geolid.data.split import split_data_dir
-
-            split_data_dir(args.data_dir, args.n, args.out_dir)
     except RecipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

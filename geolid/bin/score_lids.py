@@ -1,6 +1,6 @@
 """CLI: score one test set.
 
-    python -m geolid.scoring.score --ref data/<set>/utt2lang \
+    python -m geolid.bin.score_lids --ref data/<set>/utt2lang \
         --hyp exp/.../<set>_lids --out DIR [--confusion-png FILE] [--name NAME]
 
 Reads Kaldi ``utt iso3`` files, writes ``DIR/score.json`` and ``DIR/score.txt``
@@ -17,7 +17,7 @@ from geolid.scoring.report import format_score_text, read_label_file, write_scor
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m geolid.scoring.score",
+    ap = argparse.ArgumentParser(prog="python -m geolid.bin.score_lids",
                                  description="Score LID hypotheses against references.")
     ap.add_argument("--ref", required=True, help="reference 'utt iso3' file (utt2lang)")
     ap.add_argument("--hyp", required=True, help="hypothesis 'utt iso3' file (<set>_lids)")

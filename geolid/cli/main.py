@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_languages_parser(sub)
     _add_download_parser(sub)
     try:  # corpus preparation lives in geolid.data (import-light); absent in trimmed installs
-        from geolid.data.cli import add_prepare_subcommands
+        from geolid.bin.data_prep import add_prepare_subcommands
     except ImportError:
         pass
     else:
@@ -106,7 +106,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "prepare":
-        from geolid.data.cli import run
+        from geolid.bin.data_prep import run
 
         return run(args)
     from geolid.inference.audio import AudioError

@@ -1,6 +1,9 @@
-"""Synthetic speech for tests and the demo: espeak-ng via the espeakng-loader wheel.
+"""Demo and test support; nothing here is needed to run or train a real model.
 
-Modules: ``espeak`` (ctypes binding: synthesize, list_voices), ``texts`` (per-language
-sentences), ``demo_corpus`` (Kaldi data dirs; ``python -m geolid.synth.demo_corpus``),
-``mix`` (join clips of different languages for long-audio tests).
+``tiny`` (a random wav2vec2 and complete toy experiment folders, instead of the
+multi-GB downloads), ``espeak`` (ctypes binding to espeak-ng from the
+espeakng-loader wheel: synthesize, list_voices), ``texts`` (per-language
+sentences), ``corpus`` (the synthetic demo corpus as Kaldi data dirs; run it with
+``python -m geolid.bin.make_demo_corpus``) and ``mix`` (join clips of different
+languages for long-audio tests).
 """

@@ -23,10 +23,8 @@ alone, so a rerun rewrites identical metadata and skips wav files already on dis
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +107,7 @@ def _utt_params(seed: int, utt: str) -> Tuple[str, int, int, int]:
 def plan_corpus(languages: Sequence[str], n_train: int, n_dev: int, n_test: int,
                 seed: int = 0) -> List[UttPlan]:
     """All utterances of the corpus, in (split, utt) order."""
-    from geolid.synth.texts import split_sentences
+    from geolid.demo.texts import split_sentences
 
     plans: List[UttPlan] = []
     for iso3 in languages:
@@ -178,7 +176,7 @@ def make_demo_corpus(out_dir, n_train_per_lang: int = 60, n_dev_per_lang: int = 
     """
     from tqdm import tqdm
 
-    from geolid.synth.espeak import list_voices, synthesize
+    from geolid.demo.espeak import list_voices, synthesize
 
     langs = _check_languages(languages)
     for name, n in (("n_train_per_lang", n_train_per_lang), ("n_dev_per_lang", n_dev_per_lang),
@@ -240,44 +238,3 @@ def make_demo_corpus(out_dir, n_train_per_lang: int = 60, n_dev_per_lang: int = 
         json.dump(settings, f, indent=2, ensure_ascii=False)
         f.write("\n")
     return summary
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m geolid.synth.demo_corpus OUT [--n-train N] [--n-dev N] [--n-test N] ...``"""
-    parser = argparse.ArgumentParser(
-        prog="python -m geolid.synth.demo_corpus",
-        description="Synthesise the espeak-ng multilingual demo corpus (Kaldi data dirs).")
-    parser.add_argument("out", help="output folder (wav/ and data/ are created inside)")
-    parser.add_argument("--n-train", type=int, default=None, help="train clips per language (60)")
-    parser.add_argument("--n-dev", type=int, default=None, help="dev clips per language (10)")
-    parser.add_argument("--n-test", type=int, default=None,
-                        help="test (and accent test) clips per language (20)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--languages", default=None,
-                        help=f"comma-separated ISO 639-3 codes (default: {','.join(DEMO_LANGUAGES)}; "
-                             f"also available: {','.join(sorted(set(VOICE_PLANS) - set(DEMO_LANGUAGES)))})")
-    parser.add_argument("--small", action="store_true",
-                        help=f"CI size: {','.join(SMALL_LANGUAGES)} with 4/2/3 clips each")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-
-    sizes = dict(SMALL_SIZES) if args.small else \
-        {"n_train_per_lang": 60, "n_dev_per_lang": 10, "n_test_per_lang": 20}
-    for key, value in (("n_train_per_lang", args.n_train), ("n_dev_per_lang", args.n_dev),
-                       ("n_test_per_lang", args.n_test)):
-        if value is not None:
-            sizes[key] = value
-    languages = args.languages.split(",") if args.languages else \
-        (list(SMALL_LANGUAGES) if args.small else None)
-    try:
-        summary = make_demo_corpus(args.out, seed=args.seed, languages=languages,
-                                   progress=not args.quiet, **sizes)
-    except ValueError as e:
-        parser.error(str(e))
-    print(json.dumps({k: summary[k] for k in ("out_dir", "num_utts", "synthesized", "skipped",
-                                              "seconds", "seconds_per_clip", "audio_seconds")}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,28 +6,15 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from geolid.plots.figure import new_figure, save_png
+
 #: above this many labels the cells carry no numbers (they would be unreadable)
 ANNOTATE_MAX = 25
-
-
-def _agg():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def save_png(fig, out_png: os.PathLike | str, dpi: int = 120) -> None:
-    """Save atomically: render to a temp name in the same folder, then rename."""
-    from geolid.utils.fileio import atomic_write
-    with atomic_write(out_png, mode="wb") as f:
-        fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight")
 
 
 def plot_confusion_matrix(labels: Sequence[str], counts: np.ndarray, out_png: os.PathLike | str,
                           title: Optional[str] = None) -> None:
     """Draw ``counts`` (rows = reference, columns = hypothesis) row-normalised."""
-    plt = _agg()
     counts = np.asarray(counts, dtype=float)
     n = len(labels)
     if counts.shape != (n, n):
@@ -35,7 +22,7 @@ def plot_confusion_matrix(labels: Sequence[str], counts: np.ndarray, out_png: os
     rows = counts.sum(1, keepdims=True)
     norm = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     side = min(4 + 0.22 * n, 30)  # ~110 languages still get ~2 mm per cell
-    fig, ax = plt.subplots(figsize=(side, side))
+    fig, ax = new_figure((side, side))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1, interpolation="nearest")
     fontsize = max(3.5, min(10, 300 / max(n, 1)))
     ax.set_xticks(range(n))
@@ -54,7 +41,6 @@ def plot_confusion_matrix(labels: Sequence[str], counts: np.ndarray, out_png: os
                             color="white" if norm[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of reference row")
     save_png(fig, out_png)
-    plt.close(fig)
 
 
 def plot_confusion(result: Mapping, out_png: os.PathLike | str, title: Optional[str] = None) -> None:

@@ -6,7 +6,7 @@ from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
-from geolid.plots.confusion import _agg, save_png
+from geolid.plots.figure import colormap, new_figure, save_png
 
 
 def _stack(embeddings: Mapping[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray, list]:
@@ -41,8 +41,7 @@ def tsne_2d(x: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarra
 
 
 def _colours(n: int):
-    plt = _agg()
-    cmap = plt.get_cmap("tab20" if n <= 20 else "gist_ncar")
+    cmap = colormap("tab20" if n <= 20 else "gist_ncar")
     return [cmap(i / max(n - 1, 1)) if n > 20 else cmap(i) for i in range(n)]
 
 
@@ -50,11 +49,10 @@ def plot_tsne(embeddings: Mapping[str, np.ndarray], out_png: os.PathLike | str, 
               perplexity: float = 30.0, title: Optional[str] = None) -> np.ndarray:
     """t-SNE of utterance embeddings, one colour per language, the language code
     written at each language's centroid. Returns the 2-D points (N, 2)."""
-    plt = _agg()
     x, y, langs = _stack(embeddings)
     pts = tsne_2d(x, seed=seed, perplexity=perplexity)
     colours = _colours(len(langs))
-    fig, ax = plt.subplots(figsize=(10, 10))
+    fig, ax = new_figure((10, 10))
     for i, lang in enumerate(langs):
         sel = y == i
         ax.scatter(pts[sel, 0], pts[sel, 1], s=8, color=colours[i], alpha=0.7, label=lang)
@@ -66,7 +64,6 @@ def plot_tsne(embeddings: Mapping[str, np.ndarray], out_png: os.PathLike | str, 
     ax.set_xticks([])
     ax.set_yticks([])
     save_png(fig, out_png)
-    plt.close(fig)
     return pts
 
 
@@ -75,7 +72,6 @@ def plot_language_averages(embeddings: Mapping[str, np.ndarray], out_png: os.Pat
                            title: Optional[str] = None) -> Dict[str, np.ndarray]:
     """t-SNE of each language's average (length-normalised) embedding, one labelled
     point per language. Returns ``lang -> 2-D point``."""
-    plt = _agg()
     langs = sorted(embeddings)
     if not langs:
         raise ValueError("no embeddings to plot")
@@ -86,7 +82,7 @@ def plot_language_averages(embeddings: Mapping[str, np.ndarray], out_png: os.Pat
         means.append(e.mean(0))
     pts = tsne_2d(np.stack(means), seed=seed, perplexity=perplexity)
     colours = _colours(len(langs))
-    fig, ax = plt.subplots(figsize=(10, 10))
+    fig, ax = new_figure((10, 10))
     ax.scatter(pts[:, 0], pts[:, 1], s=30, c=colours)
     for i, lang in enumerate(langs):
         ax.annotate(lang, pts[i], fontsize=8, xytext=(3, 3), textcoords="offset points")
@@ -94,5 +90,4 @@ def plot_language_averages(embeddings: Mapping[str, np.ndarray], out_png: os.Pat
     ax.set_xticks([])
     ax.set_yticks([])
     save_png(fig, out_png)
-    plt.close(fig)
     return {lang: pts[i] for i, lang in enumerate(langs)}

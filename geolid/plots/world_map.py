@@ -10,7 +10,7 @@ import warnings
 from collections import defaultdict
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from geolid.plots.confusion import _agg, save_png
+from geolid.plots.figure import new_figure, save_png
 
 KINDS = ("predicted", "true")
 _STYLE = {"predicted": dict(marker="o", color="tab:red", s=28, zorder=5),
@@ -52,10 +52,9 @@ def plot_locations(points: Sequence[Mapping], out_png: os.PathLike | str,
 
     Returns ``"basemap"`` or ``"plain"``: the backend that drew the map.
     """
-    plt = _agg()
     pts = _check(points)
     Basemap = _load_basemap() if use_basemap else None
-    fig, ax = plt.subplots(figsize=(12, 6.5))
+    fig, ax = new_figure((12, 6.5))
     if Basemap is not None:
         m = Basemap(projection="robin", lon_0=0, resolution="c", ax=ax)
         m.drawcoastlines(linewidth=0.4)
@@ -103,5 +102,4 @@ def plot_locations(points: Sequence[Mapping], out_png: os.PathLike | str,
     if title:
         ax.set_title(title)
     save_png(fig, out_png)
-    plt.close(fig)
     return backend

@@ -89,7 +89,7 @@ def load_score(path: os.PathLike | str) -> Dict:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no score file; run `python -m geolid.scoring.score` "
+        raise FileNotFoundError(f"{path}: no score file; run `python -m geolid.bin.score_lids` "
                                 f"for this test set first") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg})") from None

@@ -1,4 +1,4 @@
-"""The ``prepare`` subcommands (argparse) and the recipe-level helpers."""
+"""``python -m geolid.bin.data_prep`` / ``geolid prepare``: argparse wiring, exit codes, new jobs."""
 from __future__ import annotations
 
 import argparse
@@ -7,16 +7,18 @@ import sys
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
-from geolid.data import cli, prepare
-from geolid.data.datadir import DataDir, DataDirError, write_data_dir
+from geolid.bin import data_prep as cli
+from geolid.data.datadir import DataDir, write_data_dir
 
 
 @pytest.fixture
-def vl_root(tmp_path, audio) -> Path:
+def vl_root(tmp_path) -> Path:
     root = tmp_path / "vl"
     for rel in ["en/a.wav", "fr/b.wav", "dev/en/c.wav"]:
-        audio.wav(root / rel)
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(str(root / rel), [0.1, -0.1] * 400, 16000, subtype="PCM_16")
     return root
 
 
@@ -67,53 +69,26 @@ def test_mountable_into_another_parser():
 
 
 def test_module_runs_standalone_without_heavy_imports(tmp_path):
-    code = ("import sys, geolid.data.cli; "
+    code = ("import sys, geolid.bin.data_prep; "
             "print(sorted(m for m in ('torch', 'lang2vec', 'soundfile', 'espnet2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
-    res = subprocess.run([sys.executable, "-m", "geolid.data.cli", "prepare", "--help"],
+    res = subprocess.run([sys.executable, "-m", "geolid.bin.data_prep", "prepare", "--help"],
                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert res.returncode == 0 and "voxlingua107" in res.stdout
 
 
-def test_prepare_all_make_combined_and_cross(vl_root, tmp_path):
-    out = tmp_path / "data"
-    done = prepare.prepare_all({"voxlingua107": vl_root, "babel": None}, out)
-    assert list(done) == ["voxlingua107"]
-    write_data_dir(out / "train_fleurs_lang", DataDir({"deu_f": "/f.wav"}, {"deu_f": "deu"}))
-    write_data_dir(out / "test_fleurs_lang",
-                   DataDir({"deu_t": "/t.wav", "eng_t": "/e.wav"}, {"deu_t": "deu", "eng_t": "eng"}))
-    combined = prepare.make_combined(out, train_sets=["train_fleurs_lang", "train_voxlingua107_lang"])
-    assert combined == out / "train_all_no_filter_lang"
-    assert (combined / "dataset2utt").read_text() == (
-        "train_fleurs_lang deu_f\ntrain_voxlingua107_lang eng_a fra_b\n")
-    with pytest.raises(DataDirError, match="train_babel_over_10s_lang'] not found"):
-        prepare.make_combined(out)
-    written = prepare.make_cross_sets(out, "train_voxlingua107_lang")
-    assert [p.name for p in written] == [
-        "dev_voxlingua107_lang_cross_train_voxlingua107_lang",
-        "test_fleurs_lang_cross_train_voxlingua107_lang"]
-    assert (written[1] / "utt2lang").read_text() == "eng_t eng\n"
-    with pytest.raises(DataDirError, match="unknown corpora"):
-        prepare.prepare_all({"timit": "x"}, out)
-
-
-def test_recipe_data_sh(vl_root, tmp_path):
-    """local/data.sh dispatches to the per-corpus wrappers, then cross sets and validation."""
-    import os
-
-    repo = Path(__file__).parents[2]
-    env = dict(os.environ, PYTHON=sys.executable,
-               PYTHONPATH=f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    data = tmp_path / "data"
-    res = subprocess.run(["bash", str(repo / "egs2/geolid/lid1/local/data.sh"), "--data", str(data),
-                          "--voxlingua107", str(vl_root), "--cross_train", "train_voxlingua107_lang"],
-                         capture_output=True, text=True, env=env)
-    assert res.returncode == 0, res.stderr
-    assert sorted(p.name for p in data.iterdir()) == [
-        "dev_voxlingua107_lang", "dev_voxlingua107_lang_cross_train_voxlingua107_lang",
-        "train_voxlingua107_lang"]
-    assert res.stdout.count(": OK (") == 3
-    res = subprocess.run(["bash", str(repo / "egs2/geolid/lid1/local/data.sh"), "--bogus", "1"],
-                         capture_output=True, text=True, env=env)
-    assert res.returncode == 2 and "unknown option --bogus" in res.stderr
+def test_split_data_and_is_subset(tmp_path, capsys):
+    """The two data jobs that came from recipe_tools: per-job data dirs and the language check."""
+    labels = {f"{'eng' if i < 3 else 'fra'}_u{i}": "eng" if i < 3 else "fra" for i in range(5)}
+    data = write_data_dir(tmp_path / "test_x", DataDir({u: f"/{u}.wav" for u in labels}, labels))
+    assert cli.main(["split-data", str(data), "2", str(tmp_path / "split")]) == 0
+    parts = capsys.readouterr().out.split()
+    assert parts == [str(tmp_path / "split" / k / "test_x") for k in ("1", "2")]
+    assert (tmp_path / "split/2/test_x/utt2lang").read_text() == "fra_u3 fra\nfra_u4 fra\n"
+    lang2utt = tmp_path / "lang2utt"
+    lang2utt.write_text("fra u9\neng u8\n")
+    assert cli.main(["is-subset", str(data), str(lang2utt)]) == 0
+    lang2utt.write_text("eng u8\n")
+    assert cli.main(["is-subset", str(data), str(lang2utt)]) == 1
+    assert "languages not in training: fra" in capsys.readouterr().err

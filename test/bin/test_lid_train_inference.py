@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 import yaml
 
-from geolid.lid.tiny import make_tiny_wav2vec2, tiny_config
-from geolid.synth.demo_corpus import make_demo_corpus
+from geolid.demo.tiny import make_tiny_wav2vec2, tiny_config
+from geolid.demo.corpus import make_demo_corpus
 from geolid.utils.fileio import read_kaldi_map
 
 TRAIN_KEYS = dict(optim="adam", optim_conf={"lr": 1e-3}, max_epoch=2, num_iters_per_epoch=3,

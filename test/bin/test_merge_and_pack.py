@@ -43,7 +43,7 @@ def test_merge_refuses_duplicates_and_missing(tmp_path, capsys):
 
 def test_pack_writes_published_layout_that_loads(tmp_path, in_dir):
     from geolid.inference.api import GeoLID
-    from geolid.lid.tiny import make_experiment
+    from geolid.demo.tiny import make_experiment
 
     recipe = tmp_path / "recipe"
     make_experiment(recipe / "exp" / "lid_tiny_raw", ["eng", "fra", "cmn"])

@@ -182,8 +182,8 @@ def test_reject_below_and_segments(capsys, model_root, tmp_path):
 
 def test_two_languages_back_to_back_end_to_end(capsys, model_root, tmp_path):
     """Real model, synthetic speech: the segment report covers both parts in order."""
-    from geolid.synth.espeak import synthesize
-    from geolid.synth.mix import concat_languages
+    from geolid.demo.espeak import synthesize
+    from geolid.demo.mix import concat_languages
 
     en = synthesize("The weather is nice today and we are going to the market together.", "en")
     fr = synthesize("Il fait beau aujourd'hui et nous allons ensemble au marché du village.", "fr")

@@ -218,6 +218,6 @@ def test_cli_format(src, tmp_path, capsys):
 def test_cli_module_help_lists_new_subcommands():
     import subprocess
 
-    res = subprocess.run([sys.executable, "-m", "geolid.data.cli", "format", "--help"],
+    res = subprocess.run([sys.executable, "-m", "geolid.bin.data_prep", "format", "--help"],
                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert res.returncode == 0 and "--audio-format" in res.stdout and "--nj" in res.stdout

@@ -5,8 +5,8 @@ import os
 import pytest
 import soundfile as sf
 
-from geolid.synth.demo_corpus import (SMALL_LANGUAGES, SMALL_SIZES, VOICE_PLANS, main,
-                                      make_demo_corpus)
+from geolid.bin.make_demo_corpus import main
+from geolid.demo.corpus import SMALL_LANGUAGES, SMALL_SIZES, VOICE_PLANS, make_demo_corpus
 from geolid.utils.fileio import read_kaldi_lines, read_kaldi_map
 
 FILES = ("wav.scp", "utt2lang", "lang2utt", "category2utt", "utt2voice", "text", "utt2spk")

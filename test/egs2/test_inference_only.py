@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from geolid.lid.tiny import make_experiment
-from geolid.synth.demo_corpus import make_demo_corpus
+from geolid.demo.tiny import make_experiment
+from geolid.demo.corpus import make_demo_corpus
 from geolid.utils.fileio import read_kaldi_map
 
 EXP = "exp_voxlingua107_only/lid_mms_ecapa_upcon_32_44_it0.4_shared_trainable_raw"
@@ -36,9 +36,9 @@ def test_published_layout_inference_scoring_plots(recipe_copy, recipe_env):
     make_demo_corpus(recipe / "corpus", n_train_per_lang=1, n_dev_per_lang=1, n_test_per_lang=2,
                      languages=LANGS + ["hin"], progress=False)
     # A test set with one language the model does not know: it gets cut to the training languages.
-    subprocess.run(["python3", "-m", "geolid.data.cli", "format", "corpus/data/test", "dump/raw/test_x"],
+    subprocess.run(["python3", "-m", "geolid.bin.data_prep", "format", "corpus/data/test", "dump/raw/test_x"],
                    cwd=recipe, env=recipe_env, check=True, capture_output=True)
-    subprocess.run(["python3", "-m", "geolid.data.cli", "prepare", "cross", "dump/raw/test_x",
+    subprocess.run(["python3", "-m", "geolid.bin.data_prep", "prepare", "cross", "dump/raw/test_x",
                     "dump/raw/train_voxlingua107_lang/lang2utt", "dump/raw/test_x_cross_train_voxlingua107_lang"],
                    cwd=recipe, env=recipe_env, check=True, capture_output=True)
     proc = run(recipe, recipe_env, "--skip_train", "true", "--stage", "6", "--stop_stage", "8",

@@ -14,7 +14,7 @@ EXP_REL = "exp_voxlingua107_only/lid_tiny_raw"
 @pytest.fixture(scope="session")
 def model_root(tmp_path_factory) -> Path:
     """Root of a published-layout model folder (config paths relative to it)."""
-    from geolid.lid.tiny import make_experiment
+    from geolid.demo.tiny import make_experiment
 
     root = tmp_path_factory.mktemp("hf_repo")
     make_experiment(root / EXP_REL, LANGS)

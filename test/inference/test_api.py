@@ -115,7 +115,7 @@ def test_bf16_autocast_runs(model_root):
 
 
 def test_baseline_model_has_no_location(tmp_path):
-    from geolid.lid.tiny import make_experiment
+    from geolid.demo.tiny import make_experiment
 
     make_experiment(tmp_path / "exp" / "lid_base", ["eng", "fra", "deu"], geo=False)
     m = GeoLID.from_pretrained(str(tmp_path / "exp" / "lid_base"), device="cpu")

@@ -1,4 +1,4 @@
-"""Parity with the published implementation (../shared/fixtures/upstream_parity).
+"""Parity with the published implementation (test/fixtures/upstream_parity).
 
 The fixture was produced by running the original upstream code (ESPnet PR + the
 transformers and s3prl forks) on a tiny random model. Every recorded tensor must

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from geolid.lid.scoring import score_batch
-from geolid.lid.tiny import tiny_config, write_lang2utt
+from geolid.demo.tiny import tiny_config, write_lang2utt
 from geolid.tasks.build import build_model
 
 

@@ -41,7 +41,7 @@ status=0
 for pid in "${pids[@]}"; do wait "${pid}" || status=1; done
 [ "${status}" = 0 ] || { echo "run.sh: a model's run failed (see the [geo]/[baseline] lines above)" >&2; exit 1; }
 
-python3 -m geolid.scoring.table --exp-dirs exp/lid_tiny_geo_raw exp/lid_tiny_baseline_raw \
+python3 -m geolid.bin.results_table --exp-dirs exp/lid_tiny_geo_raw exp/lid_tiny_baseline_raw \
     --sets test test_accent --names "test=in-variant test" "test_accent=accent-shifted test" \
     --out RESULTS.md
 echo

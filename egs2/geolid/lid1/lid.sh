@@ -76,7 +76,7 @@ if "$skip_train"; then stage_train_skip=true; else stage_train_skip=false; fi
 # The languages the model knows: the training lang2utt (line number = class index).
 train_lang2utt() {
     if [ -f "${data_feats}/${train_set_sp}/lang2utt" ]; then echo "${data_feats}/${train_set_sp}/lang2utt"
-    else "$python" -m geolid.bin.recipe_tools lang2utt "${lid_exp}/config.yaml"; fi
+    else "$python" -m geolid.bin.model_check lang2utt "${lid_exp}/config.yaml"; fi
 }
 # The set each stage evaluates for a test set (cut to the training languages when needed).
 eval_set_of() {
@@ -94,7 +94,7 @@ fi
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && ! "$skip_data_prep" && [ -n "$speed_perturb_factors" ]; then
     log "Stage 2: speed perturbation of data/${train_set} by ${speed_perturb_factors}"
     # shellcheck disable=SC2086
-    "$python" -m geolid.data.cli speed-perturb "data/${train_set}" "data/${train_set_sp}" --factors ${speed_perturb_factors}
+    "$python" -m geolid.bin.data_prep speed-perturb "data/${train_set}" "data/${train_set_sp}" --factors ${speed_perturb_factors}
 fi
 
 if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ] && ! "$skip_data_prep"; then
@@ -108,25 +108,25 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ] && ! "$skip_data_prep"; then
     for dset in ${_sets}; do
         case "${_done}" in *" ${dset} "*) continue ;; esac; _done+="${dset} "
         [ -d "data/${dset}" ] || die "data/${dset} not found: run stage 1 (local/data.sh) first"
-        "$python" -m geolid.data.cli prepare validate "data/${dset}"
-        "$python" -m geolid.data.cli format "data/${dset}" "${data_feats}/${dset}" \
+        "$python" -m geolid.bin.data_prep prepare validate "data/${dset}"
+        "$python" -m geolid.bin.data_prep format "data/${dset}" "${data_feats}/${dset}" \
             --fs "${fs}" --audio-format "${audio_format}" --nj "${nj}"
     done
     if [ -n "${combine_train_sets}" ] && ! "$skip_train"; then
         # Babel is segmented and the others are not, so merge the formatted sets.
         _parts=""; for d in ${combine_train_sets}; do _parts+=" ${data_feats}/${d}"; done
         # shellcheck disable=SC2086
-        "$python" -m geolid.data.cli prepare combine "${data_feats}/${train_set_sp}" ${_parts}
+        "$python" -m geolid.bin.data_prep prepare combine "${data_feats}/${train_set_sp}" ${_parts}
         _n=""; for d in ${combine_train_sets}; do _n+=" ${data_feats}/${d}/utt2num_samples"; done
         # shellcheck disable=SC2086
-        "$python" -m geolid.data.cli merge ${_n} --out "${data_feats}/${train_set_sp}/utt2num_samples"
+        "$python" -m geolid.bin.data_prep merge ${_n} --out "${data_feats}/${train_set_sp}/utt2num_samples"
     fi
     if "$cross_domain_tests"; then
         for dset in ${test_sets}; do
             # Only languages the model was trained on can be scored fairly.
             _train_langs=$(train_lang2utt)
-            if ! "$python" -m geolid.bin.recipe_tools is-subset "${data_feats}/${dset}" "${_train_langs}"; then
-                "$python" -m geolid.data.cli prepare cross "${data_feats}/${dset}" \
+            if ! "$python" -m geolid.bin.data_prep is-subset "${data_feats}/${dset}" "${_train_langs}"; then
+                "$python" -m geolid.bin.data_prep prepare cross "${data_feats}/${dset}" \
                     "${_train_langs}" "${data_feats}/${dset}_cross_${train_set}"
             fi
         done
@@ -139,8 +139,8 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && ! "$stage_train_skip"; then
     if "$stats_with_model"; then
         _logdir="${lid_stats_dir}/logdir"; mkdir -p "${_logdir}"
         _nj=$(min "${nj}" "$(wc -l < "${data_feats}/${valid_set}/wav.scp")")
-        "$python" -m geolid.data.cli split-scp "${data_feats}/${train_set_sp}/wav.scp" "${_nj}" "${_logdir}/train"
-        "$python" -m geolid.data.cli split-scp "${data_feats}/${valid_set}/wav.scp" "${_nj}" "${_logdir}/valid"
+        "$python" -m geolid.bin.data_prep split-scp "${data_feats}/${train_set_sp}/wav.scp" "${_nj}" "${_logdir}/train"
+        "$python" -m geolid.bin.data_prep split-scp "${data_feats}/${valid_set}/wav.scp" "${_nj}" "${_logdir}/valid"
         # shellcheck disable=SC2086
         ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
             "$python" -m geolid.bin.lid_train --collect_stats true --use_preprocessor true \
@@ -198,14 +198,14 @@ fi
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ] && ! "$skip_eval"; then
     log "Stage 6: inference with ${lid_exp}/${inference_model}"
-    "$python" -m geolid.bin.recipe_tools check-model "${lid_exp}" "${inference_model}"
+    "$python" -m geolid.bin.model_check check-model "${lid_exp}" "${inference_model}"
     if "$gpu_inference"; then _cmd=${cuda_cmd}; _ngpu=1; else _cmd=${decode_cmd}; _ngpu=0; fi
     for tset in ${test_sets}; do
         dset=$(eval_set_of "${tset}")
         _dir="${lid_exp}/inference/${dset}"
         _logdir="${_dir}/logdir"; mkdir -p "${_logdir}"
         _nj=$(min "${inference_nj}" "$(wc -l < "${data_feats}/${dset}/wav.scp")")
-        "$python" -m geolid.bin.recipe_tools split-data "${data_feats}/${dset}" "${_nj}" "${_logdir}/split"
+        "$python" -m geolid.bin.data_prep split-data "${data_feats}/${dset}" "${_nj}" "${_logdir}/split"
         for n in $(seq "${_nj}"); do mkdir -p "${_logdir}/output.${n}"; done  # ESPnet writes into it
         # ESPnet's lid_inference names outputs after the data folder, so each split keeps the set name.
         # shellcheck disable=SC2086
@@ -230,12 +230,12 @@ if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ] && ! "$skip_eval"; then
         dset=$(eval_set_of "${tset}")
         _dir="${lid_exp}/inference/${dset}"
         [ -f "${_dir}/${dset}_lids" ] || die "${_dir}/${dset}_lids not found: run stage 6 first"
-        "$python" -m geolid.scoring.score --ref "${data_feats}/${dset}/utt2lang" --hyp "${_dir}/${dset}_lids" \
+        "$python" -m geolid.bin.score_lids --ref "${data_feats}/${dset}/utt2lang" --hyp "${_dir}/${dset}_lids" \
             --out "${_dir}/score/${dset}" --confusion-png "${_dir}/score/${dset}/confusion.png" --name "${dset}"
         _sets+=" ${dset}"
     done
     # shellcheck disable=SC2086
-    "$python" -m geolid.scoring.table --exp-dirs "${lid_exp}" --sets ${_sets} --out "${lid_exp}/RESULTS.md"
+    "$python" -m geolid.bin.results_table --exp-dirs "${lid_exp}" --sets ${_sets} --out "${lid_exp}/RESULTS.md"
     log "Results: ${lid_exp}/RESULTS.md"
 fi
 

@@ -50,7 +50,7 @@ dl=()
 
 if [ "${combine}" = true ]; then
     log "merging the training sets -> ${data}/train_all_no_filter_lang"
-    "${py}" -m geolid.data.cli prepare combine "${data}/train_all_no_filter_lang" \
+    "${py}" -m geolid.bin.data_prep prepare combine "${data}/train_all_no_filter_lang" \
         "${data}/train_fleurs_lang" "${data}/train_ml_superb2_lang" \
         "${data}/train_voxlingua107_lang" "${data}/train_voxpopuli_lang" \
         "${data}/train_babel_over_10s_lang"
@@ -61,7 +61,7 @@ if [ -n "${cross_train}" ]; then
                 dev_dialect_ml_superb2_lang dev_babel_over_10s_lang; do
         [ -d "${data}/${test}" ] || continue
         log "cross set ${test}_cross_${cross_train}"
-        "${py}" -m geolid.data.cli prepare cross "${data}/${test}" "${data}/${cross_train}" \
+        "${py}" -m geolid.bin.data_prep prepare cross "${data}/${test}" "${data}/${cross_train}" \
             "${data}/${test}_cross_${cross_train}"
     done
 fi
@@ -72,7 +72,7 @@ if [ "${validate}" = true ]; then
         if [ -f "${d}/utt2lang" ]; then dirs+=("${d}"); fi
     done
     if [ ${#dirs[@]} -gt 0 ]; then
-        "${py}" -m geolid.data.cli prepare validate "${dirs[@]}"
+        "${py}" -m geolid.bin.data_prep prepare validate "${dirs[@]}"
     fi
 fi
 log "done"
