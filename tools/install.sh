@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv with the pinned stack (see requirements.txt and ../shared/ENV.md facts):
+# Create .venv with the pinned stack (requirements.txt; why each step: docs/install.md):
 #   torch 2.14.1 + torchaudio 2.11.0, transformers 5.x, lang2vec, and ESPnet 202511.
 # ESPnet goes in with --no-deps because its setuptools<74 pin fights torch>=2.13;
 # requirements.txt lists what its LID path imports. Nothing installed is patched.

@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import yaml
 
-# Published checkpoints (SPEC section 5): experiment folder -> Hugging Face repo.
+# Published checkpoints (docs/architecture.md#checkpoint-layout): experiment folder -> Hugging Face repo.
 PUBLISHED_REPOS = {
     "exp_voxlingua107_only/lid_mms_ecapa_upcon_32_44_it0.4_shared_trainable_raw": "espnet/geolid_vl107only_shared_trainable",
     "exp_voxlingua107_only/lid_mms_ecapa_upcon_32_44_it0.4_shared_frozen_raw": "espnet/geolid_vl107only_shared_frozen",

@@ -1,6 +1,6 @@
 """Recipe-level data preparation: all corpora, the merged training set, cross sets.
 
-Set names are those of the published recipe (SPEC section 6):
+Set names are those of the published recipe (docs/architecture.md, "Recipe set names"):
 
 * training sets of the five corpora, merged into ``train_all_no_filter_lang``
   (with ``utt2dataset``/``dataset2utt``) for the combined configuration;

@@ -45,7 +45,7 @@ def tiny_config(encoder_path: str, lang2utt: str, num_languages: int, *, geo: bo
                 layers: Sequence[int] = (1,), shared: bool = True, frozen: bool = False,
                 embed_dim: int = 8, ecapa_channels: int = 16, k_top: int = 2,
                 weighting: str = "published") -> Dict:
-    """An ESPnet-style config (the keys of SPEC section 4) at toy size.
+    """An ESPnet-style config (the published keys, docs/architecture.md) at toy size.
 
     ``geo=False`` gives the baseline: ESPnet's plain LID model and loss on the
     same frontend, with no conditioning and no geo loss.

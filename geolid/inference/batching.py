@@ -1,7 +1,7 @@
 """Length-sorted batching: similar lengths together, so little of a batch is padding.
 
-Padding is wasted compute (ENV.md measured ~12% of the published inference time on
-mixed 2-12 s utterances in given order). Sorting by length and capping a batch by
+Padding is wasted compute (~12% of the published inference time on mixed 2-12 s
+utterances in given order, measured with bench/inference_speed.py). Sorting by length and capping a batch by
 its *padded* size (``max_batch_samples``) keeps both the waste and peak memory low.
 """
 from __future__ import annotations

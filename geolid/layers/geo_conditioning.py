@@ -10,7 +10,7 @@ is left untouched and the conditioning is *attached* with forward hooks:
   frame of h_L. The hook returns the conditioned tensor, so layer L+1 and anyone
   collecting hidden states see it.
 
-Gradient cut-offs (SPEC section 3):
+Gradient cut-offs (docs/architecture.md, "Geo conditioning inside the encoder"):
 * ``cutoff_gradient_before_condproj``: p_L is detached before CondProj, so the branch
   learns only from its own auxiliary loss (which is taken on the non-detached p_L);
 * ``cutoff_gradient_from_backbone``: CondProj's output is detached too, so CondProj
@@ -33,7 +33,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import torch
 from torch import nn
 
-# Names under model.encoder, fixed by the published checkpoint layout (SPEC section 5).
+# Names under model.encoder, fixed by the published checkpoint layout (docs/architecture.md#checkpoint-layout).
 BRANCH_ATTRS = ("frame_encoder", "pooling", "projector", "lang2vec_head",
                 "lang2vec_conditioning_projs")
 
@@ -205,5 +205,5 @@ class GeoConditioning:
 
 
 def count_parameters(conditioning: GeoConditioning) -> int:
-    """New parameters the conditioning adds (SPEC: 6,382,252 / 5,230,252 at MMS-1B)."""
+    """New parameters the conditioning adds (6,382,252 / 5,230,252 at MMS-1B; docs/architecture.md)."""
     return sum(p.numel() for m in conditioning.modules.values() for p in m.parameters())

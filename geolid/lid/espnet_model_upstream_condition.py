@@ -1,6 +1,6 @@
 """Model ``upstream_condition``: ESPnet's LID model with geo-conditioned encoder.
 
-Pipeline (SPEC section 3): frontend (wav2vec2 + geo conditioning + weighted layer
+Pipeline (docs/architecture.md#model): frontend (wav2vec2 + geo conditioning + weighted layer
 sum) -> utterance mean normalisation -> ECAPA-TDNN -> channel-attentive stat
 pooling -> projector (language embedding) -> sub-centre AAM-softmax, plus the
 downstream GeoPred and the intermediate geo predictions of the conditioned layers.
@@ -27,7 +27,7 @@ from geolid.layers.geo_conditioning import GeoBranch
 logger = logging.getLogger(__name__)
 
 # The published model registered its loss module a second time inside the HF
-# encoder; checkpoints therefore carry these aliases of ``loss.*`` (SPEC section 5).
+# encoder; checkpoints therefore carry these aliases of ``loss.*`` (docs/architecture.md#checkpoint-layout).
 LOSS_ALIAS_PREFIX = "frontend.upstream.upstream.model.encoder.aamsoftmax_loss."
 
 

@@ -1,6 +1,6 @@
 """LID scores from reference and hypothesis label maps (utt -> ISO 639-3).
 
-Definitions (per SPEC section 6):
+Definitions (docs/architecture.md#scoring):
 * accuracy: correct / scored utterances (every reference utterance is scored; a
   missing hypothesis counts as an error with label ``<missing>``),
 * macro accuracy: mean over reference languages of per-language recall,
@@ -10,6 +10,9 @@ Definitions (per SPEC section 6):
   that label; they get their own precision row but no recall and do not enter
   the macro means (which are over the test set's languages),
 * the most frequent confusions and the full confusion matrix.
+
+The counts and P/R/F1 come from ``sklearn.metrics``; this module only fixes the label
+sets (reference labels first, hypothesis-only labels after) and the report layout.
 """
 from __future__ import annotations
 
@@ -19,14 +22,6 @@ from typing import Dict, List, Mapping
 import numpy as np
 
 MISSING = "<missing>"
-
-
-def _safe_div(num: float, den: float) -> float:
-    return float(num) / float(den) if den else 0.0
-
-
-def _f1(p: float, r: float) -> float:
-    return 2 * p * r / (p + r) if (p + r) else 0.0
 
 
 def score_lids(ref: Mapping[str, str], hyp: Mapping[str, str], top_confusions: int = 20) -> Dict:
@@ -40,6 +35,8 @@ def score_lids(ref: Mapping[str, str], hyp: Mapping[str, str], top_confusions: i
     ``confusion_matrix`` ({"labels": [...], "counts": [[...]]}; rows = reference,
     columns = hypothesis; reference labels first, then hypothesis-only labels).
     """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
     if not ref:
         raise ValueError("the reference is empty: nothing to score")
     utts = sorted(ref)
@@ -51,33 +48,29 @@ def score_lids(ref: Mapping[str, str], hyp: Mapping[str, str], top_confusions: i
     ref_labels = sorted(set(y_ref))
     extra_labels = sorted(set(y_hyp) - set(ref_labels))
     labels = ref_labels + extra_labels
-    index = {lab: i for i, lab in enumerate(labels)}
-    cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    np.add.at(cm, ([index[r] for r in y_ref], [index[h] for h in y_hyp]), 1)
+    cm = confusion_matrix(y_ref, y_hyp, labels=labels)
 
-    tp = np.diag(cm)
-    support = cm.sum(1)
+    def prf(average=None, over=labels):
+        return precision_recall_fscore_support(y_ref, y_hyp, labels=over, average=average,
+                                               zero_division=0)
+
+    precision, recall, f1, support = prf()
     predicted = cm.sum(0)
     per_lang = {}
     for i, lab in enumerate(labels):
-        p = _safe_div(tp[i], predicted[i])
-        r = _safe_div(tp[i], support[i])
-        row = {"precision": p, "recall": r, "f1": _f1(p, r),
+        row = {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                "support": int(support[i]), "n_predicted": int(predicted[i])}
         if lab in extra_labels:  # no reference utterances: recall is undefined
             row.update(recall=None, f1=None)
         per_lang[lab] = row
 
     n = len(utts)
-    n_correct = int(tp.sum())
-    # micro P/R/F1 over the reference labels (sklearn's ``labels=ref_labels``):
-    # recall = accuracy; precision leaves out predictions of labels outside the
-    # reference set ("unknown", <missing>), which have no reference class.
-    micro_p = _safe_div(n_correct, predicted[: len(ref_labels)].sum())
-    micro_r = _safe_div(n_correct, n)
-    macro_p = float(np.mean([per_lang[l]["precision"] for l in ref_labels]))
-    macro_r = float(np.mean([per_lang[l]["recall"] for l in ref_labels]))
-    macro_f = float(np.mean([per_lang[l]["f1"] for l in ref_labels]))
+    n_correct = int(np.trace(cm))
+    # Micro and macro over the reference labels only: predictions of labels outside
+    # the reference set ("unknown", <missing>) have no reference class, so they count
+    # against micro precision nowhere and against accuracy (= micro recall) always.
+    micro_p, micro_r, micro_f, _ = prf("micro", ref_labels)
+    macro_p, macro_r, macro_f, _ = prf("macro", ref_labels)
 
     conf = Counter((r, h) for r, h in zip(y_ref, y_hyp) if r != h)
     confusions = sorted(conf.items(), key=lambda kv: (-kv[1], kv[0]))[:top_confusions]
@@ -85,10 +78,10 @@ def score_lids(ref: Mapping[str, str], hyp: Mapping[str, str], top_confusions: i
     return {
         "n_utts": n,
         "n_correct": n_correct,
-        "accuracy": _safe_div(n_correct, n),
-        "macro_accuracy": macro_r,
-        "micro": {"precision": micro_p, "recall": micro_r, "f1": _f1(micro_p, micro_r)},
-        "macro": {"precision": macro_p, "recall": macro_r, "f1": macro_f},
+        "accuracy": n_correct / n,
+        "macro_accuracy": float(macro_r),
+        "micro": {"precision": float(micro_p), "recall": float(micro_r), "f1": float(micro_f)},
+        "macro": {"precision": float(macro_p), "recall": float(macro_r), "f1": float(macro_f)},
         "per_language": per_lang,
         "n_missing": n_missing,
         "n_extra": n_extra,

@@ -3,7 +3,7 @@
 Layout: each scored test set has a folder holding ``score.json`` (the dict of
 :func:`geolid.scoring.metrics.score_lids`) and ``score.txt``. The results table
 has one row per system and one column per test set, plus ``macro`` = the mean
-over the test sets (SPEC section 7).
+over the test sets (docs/architecture.md#scoring).
 """
 from __future__ import annotations
 

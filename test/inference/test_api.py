@@ -77,7 +77,7 @@ def test_embed_shapes(lid):
     assert e.shape == (8,) and np.isfinite(e).all()  # tiny model: 8-d embedding
     both = lid.embed([(x, 16000), (noise(2.0, seed=1), 16000)])
     assert both.shape == (2, 8)
-    # padded in a batch: slightly different from alone (published frame semantics, SPEC 3)
+    # padded in a batch: slightly different from alone (docs/architecture.md#frame-conventions)
     np.testing.assert_allclose(both[0], e, atol=2e-2)
 
 

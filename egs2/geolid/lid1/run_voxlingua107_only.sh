@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train on VoxLingua107 only; evaluate on six test sets (SPEC section 6).
+# Train on VoxLingua107 only; evaluate on six test sets (docs/architecture.md).
 # Inference from the published model instead of training:
 #   hf download espnet/geolid_vl107only_shared_trainable --local-dir .
 #   ./run_voxlingua107_only.sh --skip_train true --stage 6 --stop_stage 8

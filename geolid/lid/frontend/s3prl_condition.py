@@ -4,7 +4,7 @@ Registered under the name the published configs use. It needs neither s3prl nor 
 transformers fork: the encoder is a stock ``Wav2Vec2Model`` and the conditioning
 is attached with hooks (:mod:`geolid.layers.geo_conditioning`). What s3prl did
 around the encoder is reproduced here because the published checkpoints depend
-on it (SPEC section 3):
+on it (docs/architecture.md, "Model" and "Frame conventions"):
 
 1. each waveform is normalised over its valid samples, as the HF feature
    extractor does, on the tensor's own device;
