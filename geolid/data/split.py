@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List
 
+# The package's one Kaldi-file reader/writer rather than espnet2.fileio's: errors name
+# file:line, blank lines are allowed, and writes are atomic (DatadirWriter writes in place).
 from geolid.utils.fileio import read_kaldi_map, write_kaldi_map
 from geolid.utils.jobs import split_scp
 

@@ -23,6 +23,8 @@ class KaldiFileError(ValueError):
     """A Kaldi file to split or merge is missing or malformed; the message names it."""
 
 
+# Not espnet2.bin.split_scps: it deals lines out round-robin (per-job outputs would not
+# merge back in order), refuses n=1 or fewer lines than n, and writes in place.
 def split_scp(scp: PathLike, n: int, out_dir: PathLike) -> List[Path]:
     """Split ``scp`` into ``min(n, lines)`` contiguous parts ``out_dir/keys.<i>.scp``.
 

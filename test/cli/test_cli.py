@@ -207,6 +207,11 @@ def test_map_with_true_languages(capsys, model_root, folder, tmp_path):
                       "--utt2lang", utt2lang, "--format", "tsv", "-q")
     assert rc == 0 and png.stat().st_size > 10_000
     assert "top-1 accuracy" in err and "on 3 input(s)" in err
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(str(png))[..., :3]
+    for rgb in ((0.839, 0.153, 0.157), (0.122, 0.467, 0.706)):  # predicted red, true blue
+        assert (np.abs(img - np.asarray(rgb)) < 0.06).all(-1).sum() > 20, f"no {rgb} markers"
 
 
 def test_usage_errors(capsys, model_root, tmp_path):

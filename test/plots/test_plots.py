@@ -59,11 +59,31 @@ POINTS = [{"lat": 53.0, "lon": -1.0, "label": "eng", "kind": "true"},
           {"lat": 35.0, "lon": 135.0, "label": "jpn", "kind": "predicted"}]
 
 
-def test_world_map_basemap_offline(tmp_path):
-    out = tmp_path / "map.png"
-    assert plot_locations(POINTS, out, title="demo") == "basemap"
-    img = _image(out, min_kb=20)
+RED, BLUE = (0.839, 0.153, 0.157), (0.122, 0.467, 0.706)  # tab:red (predicted), tab:blue (true)
+
+
+def _colour_columns(img, rgb, tol=0.06):
+    """Relative x positions (0..1) of the pixels of one marker colour."""
+    hit = (np.abs(img[..., :3] - np.asarray(rgb)) < tol).all(-1)
+    return np.nonzero(hit)[1] / img.shape[1]
+
+
+@pytest.mark.parametrize("use_basemap", [True, False])
+def test_world_map_draws_markers_where_the_points_are(tmp_path, use_basemap):
+    """Markers in their colours at the right longitudes; an empty map has none."""
+    empty, full = tmp_path / "empty.png", tmp_path / "map.png"
+    backend = "basemap" if use_basemap else "plain"
+    assert plot_locations([], empty, use_basemap=use_basemap) == backend
+    assert plot_locations(POINTS, full, title="demo", use_basemap=use_basemap) == backend
+    blank, img = _image(empty), _image(full, min_kb=20 if use_basemap else 5)
     assert img.shape[1] > 1000
+    assert _colour_columns(blank, RED).size == 0 and _colour_columns(blank, BLUE).size == 0
+    red, blue = _colour_columns(img, RED), _colour_columns(img, BLUE)
+    assert red.size > 20 and blue.size > 20
+    # predicted: Paris (2.3 E) near the middle, Japan (135 E) far right; true: England
+    # (1 W) near the middle only (the legend's markers sit at the far left)
+    assert ((red > 0.4) & (red < 0.6)).sum() > 10 and (red > 0.75).sum() > 10
+    assert ((blue > 0.4) & (blue < 0.6)).sum() > 10 and not (blue > 0.6).any()
 
 
 def test_world_map_fallback_without_basemap(tmp_path, monkeypatch):

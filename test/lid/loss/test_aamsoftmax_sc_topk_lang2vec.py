@@ -43,11 +43,41 @@ def test_scores_are_scaled_subcentre_max_cosines():
     assert torch.equal(preds, expected.argmax(1))
 
 
-def test_margin_ce_is_parent_loss_and_labels_shape():
-    loss = make()
-    x, y = torch.randn(3, 8), torch.tensor([[0], [2], [4]])
-    ce, acc, _ = loss(x, y)
-    assert ce.item() > 0 and 0 <= acc.item() <= 1
+def _unit(deg):
+    return [math.cos(math.radians(deg)), math.sin(math.radians(deg))]
+
+
+def test_margin_cross_entropy_by_hand():
+    """2-D embeddings and sub-centres at known angles; the loss worked out with math only.
+
+    Classes 0..2 have sub-centres at (30, 100), (60, 170), (120, 200) degrees. Sample 1
+    (angle 0, label 0) is nearest to class 0 at 30 degrees; sample 2 (angle 90, label 2)
+    to class 2 at 30 degrees (120 - 90). The label's logit is s cos(theta + m), the
+    other classes keep s cos(theta) (the top-k margin mp starts at 0, so it has no
+    effect); the loss is the mean cross-entropy.
+    """
+    loss = make(nout=2, nclasses=3, K=2, k_top=1, margin=0.5, scale=30)
+    centres = [30, 100, 60, 170, 120, 200]  # row c*K + k: sub-centre k of class c
+    with torch.no_grad():
+        loss.weight.copy_(torch.tensor([_unit(d) for d in centres]) * 3.0)  # norm is ignored
+    x = torch.tensor([[2.0, 0.0], [0.0, 0.5]])
+    ce, acc, preds = loss(x, torch.tensor([[0], [2]]))
+
+    def angle_to(sample_deg, cls):
+        return min(abs(sample_deg - d) % 360 for d in centres[2 * cls:2 * cls + 2])
+
+    def sample_ce(sample_deg, label):
+        logits = [30 * math.cos(math.radians(angle_to(sample_deg, c)) + (0.5 if c == label else 0))
+                  for c in range(3)]
+        return -logits[label] + math.log(sum(math.exp(z) for z in logits))
+
+    expected = (sample_ce(0, 0) + sample_ce(90, 2)) / 2
+    assert angle_to(90, 0) == 10 and angle_to(90, 2) == 30  # sample 2 is nearer class 0
+    assert ce.item() == pytest.approx(expected, rel=1e-5)
+    assert preds.tolist() == [0, 0] and acc.item() == 0.5
+    # without the margin the same logits give a smaller loss
+    plain = torch.nn.functional.cross_entropy(loss.scores(x), torch.tensor([0, 2]))
+    assert plain.item() < ce.item()
 
 
 def test_binary_lang2vec_uses_bce():
