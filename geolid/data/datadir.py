@@ -357,23 +357,20 @@ def _check_inverse(path: Path, forward: Mapping[str, str], forward_name: str) ->
 def check_audio_files(path: Path, wav_scp: Mapping[str, str],
                       lines: Optional[Mapping[str, int]] = None) -> None:
     """Each non-piped ``wav.scp`` entry must exist and be readable by soundfile."""
-    import soundfile as sf  # only the audio check needs it
     from tqdm import tqdm
+
+    from geolid.audio import AudioError, probe  # only the audio check needs soundfile
 
     for key, value in tqdm(wav_scp.items(), desc=f"check audio {path.parent.name}",
                            disable=len(wav_scp) < 1000):
         where = _where(path, None if lines is None else lines.get(key))
         if value.rstrip().endswith("|"):
             continue  # a command: running it would be costly and may need tools
-        audio = Path(value)
-        if not audio.is_file():
-            raise DataDirError(f"{where}: audio file '{value}' of '{key}' does not exist; "
-                               "fix the corpus path and re-run the preparation")
         try:
-            info = sf.info(str(audio))
-        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
-            raise DataDirError(f"{where}: soundfile cannot read '{value}' of '{key}' ({exc}); "
-                               "replace or convert the file, or drop the utterance") from None
+            info = probe(value)
+        except AudioError as exc:
+            raise DataDirError(f"{where}: audio of '{key}': {exc} (or drop the utterance and "
+                               "re-run the preparation)") from None
         if info.frames <= 0:
             raise DataDirError(f"{where}: audio file '{value}' of '{key}' is empty; drop it")
 

@@ -132,9 +132,9 @@ def test_bad_inputs_are_collected_and_named(src, tmp_path):
     msg = str(err.value)
     scp = src / "wav.scp"
     assert "5 of 8 utterances failed" in msg
-    assert f"{scp}:2: cannot read audio file '{a / 'corrupt.wav'}' of 'eng_corrupt'" in msg
+    assert f"{scp}:2: audio of 'eng_corrupt': {a / 'corrupt.wav'}: unreadable audio" in msg
     assert f"{scp}:3: 'eng_empty' has no samples ('{a / 'empty.wav'}'" in msg
-    assert f"{scp}:4: audio file '{a / 'missing.wav'}' of 'eng_missing' does not exist" in msg
+    assert f"{scp}:4: audio of 'eng_missing': {a / 'missing.wav'}: file not found" in msg
     assert f"{scp}:5: 'eng_nan': all samples are NaN/inf ('{a / 'nan.wav'}'" in msg
     assert f"{scp}:6: command 'false' of 'eng_pipefail' failed (exit 1)" in msg
     assert len((dst / "format_errors").read_text().splitlines()) == 5

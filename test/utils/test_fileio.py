@@ -28,3 +28,17 @@ def test_kaldi_map_round_trip_and_duplicates(tmp_path):
     (tmp_path / "d").write_text("a 1\nb 2\na 3\n")
     with pytest.raises(ValueError, match=r"d:3: duplicate key 'a' \(first seen on line 1\)"):
         read_kaldi_map(tmp_path / "d")
+
+
+def test_atomic_write_temps_carry_the_pid_and_stale_ones_are_removed(tmp_path):
+    from geolid.utils.fileio import remove_stale_temps
+
+    seen = []
+    with atomic_write(tmp_path / "x.wav", "wb", fsync=False) as f:
+        seen = [p.name for p in tmp_path.iterdir()]
+        f.write(b"data")
+    assert len(seen) == 1 and seen[0].startswith(".x.wav.") and seen[0].endswith(f".{os.getpid()}.tmp")
+    (tmp_path / f".y.wav.abc.{os.getpid()}.tmp").write_bytes(b"")  # a live writer's temp: kept
+    (tmp_path / ".z.wav.abc.999999999.tmp").write_bytes(b"")
+    assert remove_stale_temps(tmp_path) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f".y.wav.abc.{os.getpid()}.tmp", "x.wav"]
