@@ -189,3 +189,15 @@ def test_filter_with_segments_drops_unused_recordings(tmp_path):
     out = filter_to_languages(d, tmp_path / "cross", ["tam"])
     assert files(out)["wav.scp"] == "tam_r2 /r2.sph\n"
     assert files(out)["segments"] == "tam_r2_a tam_r2 1.000 12.000\n"
+
+
+def test_tab_separated_files_with_a_byte_order_mark_are_read(tmp_path, audio):
+    """Issue 7 item 11: Kaldi accepts tabs; a BOM must not become part of the first key."""
+    wav = audio.wav(tmp_path / "a.wav")
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"\ufeffeng_a\t{wav}\n", encoding="utf-8")
+    (d / "utt2lang").write_text("\ufeffeng_a\teng\n", encoding="utf-8")
+    (d / "lang2utt").write_text("eng\teng_a\n", encoding="utf-8")
+    data = validate_data_dir(d, check_audio=True)
+    assert data.wav_scp == {"eng_a": str(wav)} and data.utt2lang == {"eng_a": "eng"}
