@@ -66,10 +66,12 @@ def check_model(exp: Path, model: str) -> None:
 
 def languages_of(path: Path) -> List[str]:
     """Languages of a data dir (its utt2lang) or of a lang2utt file, in order."""
+    from geolid.languages import read_class_order
+    from geolid.utils.fileio import read_kaldi_lines
+
     if path.is_dir():
-        path = path / "utt2lang"
-        return sorted({line.split()[1] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()})
-    return [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return sorted({lang for _, _, lang in read_kaldi_lines(path / "utt2lang")})
+    return read_class_order(path)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

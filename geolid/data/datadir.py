@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from geolid.languages import LanguageListError, is_iso3, read_class_order
 from geolid.utils.fileio import read_kaldi_lines, write_kaldi_map
 
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, os.PathLike]
 Segment = Tuple[str, float, float]
-
-ISO3_RE = re.compile(r"^[a-z]{3}$")
 
 # Files a data directory must have.
 REQUIRED_FILES = ("wav.scp", "utt2lang", "lang2utt")
@@ -180,7 +178,11 @@ def _read_sorted_map(path: Path) -> Tuple[Dict[str, str], Dict[str, int]]:
     out: Dict[str, str] = {}
     lines: Dict[str, int] = {}
     prev_key, prev_line = None, None
-    for lineno, key, rest in read_kaldi_lines(path):
+    try:
+        rows = read_kaldi_lines(path)
+    except ValueError as e:  # not UTF-8: the message names the line
+        raise DataDirError(str(e)) from None
+    for lineno, key, rest in rows:
         if key in out:
             raise DataDirError(
                 f"{_where(path, lineno)}: duplicate key '{key}' (first on line {lines[key]}); "
@@ -295,7 +297,7 @@ def validate_data_dir(path: PathLike, check_audio: bool = False) -> DataDir:
 
 def _check_labels(path: Path, utt2lang: Mapping[str, str], lines: Mapping[str, int]) -> None:
     for utt, lang in utt2lang.items():
-        if not ISO3_RE.match(lang):
+        if not is_iso3(lang):
             raise DataDirError(
                 f"{_where(path, lines[utt])}: label {lang!r} of '{utt}' is not an ISO 639-3 "
                 "code (3 lowercase letters); map it with geolid.data.iso")
@@ -420,16 +422,6 @@ def combine_data_dirs(dirs: Sequence[PathLike], out: PathLike,
     return write_data_dir(out, merged)
 
 
-def read_languages(source: PathLike) -> List[str]:
-    """Sorted labels of a data directory, or of a ``lang2utt``-style file (first column)."""
-    source = Path(source)
-    file = source / "lang2utt" if source.is_dir() else source
-    if not file.is_file():
-        raise DataDirError(f"{file}: not found; give a data directory with lang2utt or a "
-                           "lang2utt file")
-    return sorted({key for _, key, _ in read_kaldi_lines(file)})
-
-
 def filter_to_languages(src: PathLike, out: PathLike,
                         languages: Union[Iterable[str], PathLike]) -> Path:
     """Write the part of ``src`` whose labels are in ``languages`` to ``out``.
@@ -440,7 +432,12 @@ def filter_to_languages(src: PathLike, out: PathLike,
     ``lang2utt`` file. Raises :class:`DataDirError` when nothing is left.
     """
     if isinstance(languages, (str, os.PathLike)):
-        languages = read_languages(languages)
+        file = Path(languages) / "lang2utt" if Path(languages).is_dir() else Path(languages)
+        try:
+            languages = read_class_order(file)
+        except LanguageListError as e:
+            raise DataDirError(f"{e}; give a training data directory with lang2utt or a "
+                               "lang2utt file") from None
     keep_langs = set(languages)
     data = read_data_dir(src)
     keep = [u for u, lang in data.utt2lang.items() if lang in keep_langs]

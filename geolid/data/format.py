@@ -186,7 +186,11 @@ def read_tasks(src: PathLike, audio_dir: PathLike, audio_format: str = "wav") ->
 
 def _read_unique(path: Path) -> Dict[str, Tuple[int, str]]:
     out: Dict[str, Tuple[int, str]] = {}
-    for line, key, rest in read_kaldi_lines(path):
+    try:
+        rows = read_kaldi_lines(path)
+    except ValueError as e:  # not UTF-8: the message names the line
+        raise FormatError(str(e)) from None
+    for line, key, rest in rows:
         if key in out:
             raise FormatError(f"{path}:{line}: duplicate key '{key}' (first on line "
                               f"{out[key][0]}); keys must be unique")

@@ -27,7 +27,8 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 from geolid.data.corpora.common import (CorpusError, PathLike, check_original_id,
                                         files_with_suffix, hub_call)
 from geolid.data.datadir import DataDir, write_data_dir
-from geolid.data.iso import is_iso3, ml_superb2_dialect_label, ml_superb2_label
+from geolid.data.iso import ml_superb2_dialect_label, ml_superb2_label
+from geolid.languages import is_iso3
 
 log = logging.getLogger(__name__)
 
