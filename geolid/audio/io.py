@@ -233,7 +233,11 @@ def to_mono_16k(wav, sample_rate: float, source: str = "<array>",
     if not float(sample_rate) > 0:
         raise AudioError(source, f"invalid sample rate {sample_rate}")
     device = wav.device if isinstance(wav, torch.Tensor) else None
-    x = wav.detach().cpu().numpy() if device is not None else np.asarray(wav)
+    if device is not None:
+        wav = wav.detach().cpu()
+        x = (wav.float() if torch.is_floating_point(wav) else wav).numpy()  # bf16 has no numpy
+    else:
+        x = np.asarray(wav)
     if x.dtype in (np.int16, np.int32):  # PCM integers -> [-1, 1]
         x = x.astype(np.float32) / float(np.iinfo(x.dtype).max + 1)
     if not np.issubdtype(x.dtype, np.floating):

@@ -51,6 +51,7 @@ def test_array_layouts_and_dtypes():
     pcm = (x * 32767).astype(np.int16)
     np.testing.assert_allclose(to_mono_16k(pcm, 16000), ref, atol=1e-4)
     assert to_mono_16k(x, 8000).numel() == 32000
+    np.testing.assert_allclose(to_mono_16k(torch.from_numpy(x).bfloat16(), 16000), ref, atol=4e-3)
 
 
 def test_read_span_matches_full_read(tmp_path):

@@ -221,3 +221,19 @@ def test_cli_module_help_lists_new_subcommands():
     res = subprocess.run([sys.executable, "-m", "geolid.data.cli", "format", "--help"],
                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert res.returncode == 0 and "--audio-format" in res.stdout and "--nj" in res.stdout
+
+
+def test_special_files_are_named_and_tab_separated_scp_is_read(src, tmp_path):
+    """Issue 7 item 11: a FIFO or a link loop was "does not exist"; a tab split nothing."""
+    a = tmp_path / "audio"
+    os.mkfifo(a / "pipe.wav")
+    (a / "loop.wav").symlink_to(a / "loop.wav")
+    lines = (src / "wav.scp").read_text().splitlines()
+    lines[1:1] = [f"eng_fifo\t{a / 'pipe.wav'}", f"eng_loop\t{a / 'loop.wav'}"]
+    (src / "wav.scp").write_text("\n".join(lines) + "\n")
+    with pytest.raises(FormatError) as err:
+        format_data_dir(src, tmp_path / "dump", progress=False)
+    msg, scp = str(err.value), src / "wav.scp"
+    assert "2 of 5 utterances failed" in msg
+    assert f"{scp}:2: audio of 'eng_fifo': {a / 'pipe.wav'}: is a named pipe (FIFO)" in msg
+    assert f"{scp}:3: audio of 'eng_loop': {a / 'loop.wav'}: symbolic link loop" in msg
