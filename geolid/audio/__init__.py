@@ -16,5 +16,5 @@ from geolid.audio.resample import resample, resampled_length
 
 __all__ = ["FORMATS", "MIN_SECONDS", "TARGET_SR", "AudioError", "AudioInfo", "audio_extensions",
            "audio_info", "check_duration", "check_file", "decode", "load_audio", "probe",
-           "read_blocks", "read_frames", "read_span", "resample", "resampled_length", "to_mono", "to_mono_16k",
-           "to_pcm16", "write_pcm16"]
+           "read_blocks", "read_frames", "read_span", "resample", "resampled_length", "to_mono",
+           "to_mono_16k", "to_pcm16", "write_pcm16"]

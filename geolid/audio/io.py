@@ -130,7 +130,7 @@ def probe(path: PathLike) -> AudioInfo:
     try:
         info = sf.info(src)
     except Exception as e:  # soundfile raises RuntimeError / LibsndfileError
-        raise AudioError(src, f"unreadable audio ({_first_line(e)}); {_CONVERT_HINT}") from None
+        raise _unreadable(src, e) from None
     return AudioInfo(src, int(info.frames), int(info.samplerate), int(info.channels), info.format)
 
 
@@ -159,7 +159,7 @@ def read_frames(path: PathLike, start: int = 0, stop: Optional[int] = None) -> n
     try:
         data, _ = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except Exception as e:
-        raise AudioError(str(path), f"unreadable audio ({_first_line(e)}); {_CONVERT_HINT}") from None
+        raise _unreadable(str(path), e) from None
     return data
 
 
@@ -173,7 +173,7 @@ def read_blocks(path: PathLike, blocksize: int) -> Iterator[np.ndarray]:
     except AudioError:
         raise
     except Exception as e:
-        raise AudioError(str(path), f"unreadable audio ({_first_line(e)}); {_CONVERT_HINT}") from None
+        raise _unreadable(str(path), e) from None
 
 
 def decode(data: bytes, source: str) -> Tuple[np.ndarray, int]:
@@ -183,8 +183,7 @@ def decode(data: bytes, source: str) -> Tuple[np.ndarray, int]:
     try:
         x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except Exception as e:
-        raise AudioError(source, f"unreadable audio ({_first_line(e)}); it must be a complete "
-                                 "audio file (e.g. wav)") from None
+        raise AudioError(source, f"unreadable audio ({_first_line(e)})") from None
     return x, int(sr)
 
 
@@ -284,6 +283,10 @@ def write_pcm16(path: PathLike, x: np.ndarray, sample_rate: int, audio_format: s
     with atomic_write(path, "wb", fsync=False) as f:
         sf.write(f, to_pcm16(x), int(sample_rate), format=fmt, subtype=subtype)
     return Path(path)
+
+
+def _unreadable(source: str, e: BaseException) -> AudioError:
+    return AudioError(source, f"unreadable audio ({_first_line(e)}); {_CONVERT_HINT}")
 
 
 def _first_line(e: BaseException) -> str:

@@ -47,7 +47,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-from geolid.audio import FORMATS, AudioError, decode, probe, read_frames, resample, to_mono, write_pcm16
+from geolid.audio import (FORMATS, AudioError, decode, probe, read_frames, resample, to_mono,
+                          write_pcm16)
 from geolid.data.datadir import DataDirError, DataPrepError, parse_segment
 from geolid.data.speed_perturb import parse_speed
 from geolid.utils.fileio import read_kaldi_lines, remove_stale_temps, write_kaldi_map
