@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     import torch
 
     from geolid.inference.api import GeoLID, InferenceOptions
-    from geolid.inference.audio import load_audio
+    from geolid.audio import load_audio
     from geolid.inference.batching import collate, padding_fraction, plan_batches
     from geolid.inference.quantize import wav2vec2_of
     from geolid.lid.scoring import score_batch
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         exp = build_model(tmp, args.size)
     if args.audio:
         from geolid.cli.predict import expand_inputs
-        from geolid.inference.audio import audio_info
+        from geolid.audio import audio_info
 
         paths = [p for _, p in expand_inputs([args.audio])][: args.files]
         audio_s = sum(audio_info(p).duration for p in paths)

@@ -177,11 +177,13 @@ def languages_of(path) -> List[str]:
     """Languages of a data dir (its utt2lang) or of a lang2utt file, in order."""
     from pathlib import Path
 
+    from geolid.languages import read_class_order
+    from geolid.utils.fileio import read_kaldi_lines
+
     path = Path(path)
     if path.is_dir():
-        path = path / "utt2lang"
-        return sorted({line.split()[1] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()})
-    return [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return sorted({lang for _, _, lang in read_kaldi_lines(path / "utt2lang")})
+    return read_class_order(path)
 
 
 def _is_subset(args) -> int:

@@ -21,6 +21,7 @@ from typing import List, Optional
 
 import yaml
 
+from geolid.languages import read_class_order
 from geolid.utils.fileio import atomic_write
 
 
@@ -43,10 +44,8 @@ def pack(exp: Path, model: str, out: Path) -> Path:
     lang2utt = _relative(config["lang2utt"], "config lang2utt")
     (out / lang2utt).parent.mkdir(parents=True, exist_ok=True)
     # Only the first column matters (the class order); utterance lists are not shipped.
-    with open(lang2utt, encoding="utf-8") as src, atomic_write(out / lang2utt) as dst:
-        for line in src:
-            if line.strip():
-                dst.write(line.split()[0] + "\n")
+    with atomic_write(out / lang2utt) as dst:
+        dst.write("".join(code + "\n" for code in read_class_order(lang2utt)))
     encoder = (config.get("frontend_conf") or {}).get("frontend_conf", {}).get("path_or_url")
     if encoder and Path(encoder).is_dir():
         shutil.copytree(encoder, out / _relative(encoder, "encoder path"), dirs_exist_ok=True)

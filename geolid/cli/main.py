@@ -109,7 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         from geolid.bin.data_prep import run
 
         return run(args)
-    from geolid.inference.audio import AudioError
+    from geolid.audio import AudioError
     from geolid.inference.hub import ModelNotFoundError
 
     try:

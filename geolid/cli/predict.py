@@ -71,7 +71,7 @@ def add_predict_parser(sub) -> None:
 # ------------------------------------------------------------------- inputs
 def expand_inputs(inputs: List[str]) -> List[Tuple[str, str]]:
     """``(key, path)`` for files and for audio found under folders (sorted)."""
-    from geolid.inference.audio import audio_extensions
+    from geolid.audio import audio_extensions
 
     exts = audio_extensions()
     out: List[Tuple[str, str]] = []

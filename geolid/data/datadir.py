@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from geolid.languages import LanguageListError, is_iso3, read_class_order
 from geolid.utils.fileio import read_kaldi_lines, write_kaldi_map
 
 log = logging.getLogger(__name__)
 
 PathLike = Union[str, os.PathLike]
 Segment = Tuple[str, float, float]
-
-ISO3_RE = re.compile(r"^[a-z]{3}$")
 
 # Files a data directory must have.
 REQUIRED_FILES = ("wav.scp", "utt2lang", "lang2utt")
@@ -180,7 +178,11 @@ def _read_sorted_map(path: Path) -> Tuple[Dict[str, str], Dict[str, int]]:
     out: Dict[str, str] = {}
     lines: Dict[str, int] = {}
     prev_key, prev_line = None, None
-    for lineno, key, rest in read_kaldi_lines(path):
+    try:
+        rows = read_kaldi_lines(path)
+    except ValueError as e:  # not UTF-8: the message names the line
+        raise DataDirError(str(e)) from None
+    for lineno, key, rest in rows:
         if key in out:
             raise DataDirError(
                 f"{_where(path, lineno)}: duplicate key '{key}' (first on line {lines[key]}); "
@@ -295,7 +297,7 @@ def validate_data_dir(path: PathLike, check_audio: bool = False) -> DataDir:
 
 def _check_labels(path: Path, utt2lang: Mapping[str, str], lines: Mapping[str, int]) -> None:
     for utt, lang in utt2lang.items():
-        if not ISO3_RE.match(lang):
+        if not is_iso3(lang):
             raise DataDirError(
                 f"{_where(path, lines[utt])}: label {lang!r} of '{utt}' is not an ISO 639-3 "
                 "code (3 lowercase letters); map it with geolid.data.iso")
@@ -357,23 +359,20 @@ def _check_inverse(path: Path, forward: Mapping[str, str], forward_name: str) ->
 def check_audio_files(path: Path, wav_scp: Mapping[str, str],
                       lines: Optional[Mapping[str, int]] = None) -> None:
     """Each non-piped ``wav.scp`` entry must exist and be readable by soundfile."""
-    import soundfile as sf  # only the audio check needs it
     from tqdm import tqdm
+
+    from geolid.audio import AudioError, probe  # only the audio check needs soundfile
 
     for key, value in tqdm(wav_scp.items(), desc=f"check audio {path.parent.name}",
                            disable=len(wav_scp) < 1000):
         where = _where(path, None if lines is None else lines.get(key))
         if value.rstrip().endswith("|"):
             continue  # a command: running it would be costly and may need tools
-        audio = Path(value)
-        if not audio.is_file():
-            raise DataDirError(f"{where}: audio file '{value}' of '{key}' does not exist; "
-                               "fix the corpus path and re-run the preparation")
         try:
-            info = sf.info(str(audio))
-        except Exception as exc:  # soundfile raises LibsndfileError / RuntimeError
-            raise DataDirError(f"{where}: soundfile cannot read '{value}' of '{key}' ({exc}); "
-                               "replace or convert the file, or drop the utterance") from None
+            info = probe(value)
+        except AudioError as exc:
+            raise DataDirError(f"{where}: audio of '{key}': {exc} (or drop the utterance and "
+                               "re-run the preparation)") from None
         if info.frames <= 0:
             raise DataDirError(f"{where}: audio file '{value}' of '{key}' is empty; drop it")
 
@@ -423,16 +422,6 @@ def combine_data_dirs(dirs: Sequence[PathLike], out: PathLike,
     return write_data_dir(out, merged)
 
 
-def read_languages(source: PathLike) -> List[str]:
-    """Sorted labels of a data directory, or of a ``lang2utt``-style file (first column)."""
-    source = Path(source)
-    file = source / "lang2utt" if source.is_dir() else source
-    if not file.is_file():
-        raise DataDirError(f"{file}: not found; give a data directory with lang2utt or a "
-                           "lang2utt file")
-    return sorted({key for _, key, _ in read_kaldi_lines(file)})
-
-
 def filter_to_languages(src: PathLike, out: PathLike,
                         languages: Union[Iterable[str], PathLike]) -> Path:
     """Write the part of ``src`` whose labels are in ``languages`` to ``out``.
@@ -443,7 +432,12 @@ def filter_to_languages(src: PathLike, out: PathLike,
     ``lang2utt`` file. Raises :class:`DataDirError` when nothing is left.
     """
     if isinstance(languages, (str, os.PathLike)):
-        languages = read_languages(languages)
+        file = Path(languages) / "lang2utt" if Path(languages).is_dir() else Path(languages)
+        try:
+            languages = read_class_order(file)
+        except LanguageListError as e:
+            raise DataDirError(f"{e}; give a training data directory with lang2utt or a "
+                               "lang2utt file") from None
     keep_langs = set(languages)
     data = read_data_dir(src)
     keep = [u for u, lang in data.utt2lang.items() if lang in keep_langs]

@@ -17,8 +17,9 @@ What a ``wav.scp`` value may be:
   Segment times of such a recording are on the perturbed time line and are
   mapped back (``t * f``) to read only the needed frames.
 
-Processing: channels are averaged; the audio is resampled with
-:func:`geolid.data.audio.resample`; samples are written as 16-bit PCM via a temp
+Processing goes through :mod:`geolid.audio`, the path inference uses too: the
+frames are read by span, channels are averaged, the audio is resampled with
+:func:`geolid.audio.resample`, and samples are written as 16-bit PCM via a temp
 file and a rename, so a file that exists is complete.
 
 Resuming: an output file that already exists with the target rate, one channel
@@ -46,10 +47,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-from geolid.data.audio import FORMATS, remove_stale_temps, resample, to_mono, write_pcm16
+from geolid.audio import (FORMATS, AudioError, decode, probe, read_frames, resample, to_mono,
+                          write_pcm16)
 from geolid.data.datadir import DataDirError, DataPrepError, parse_segment
 from geolid.data.speed_perturb import parse_speed
-from geolid.utils.fileio import read_kaldi_lines, write_kaldi_map
+from geolid.utils.fileio import read_kaldi_lines, remove_stale_temps, write_kaldi_map
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +101,13 @@ def output_path(audio_dir: PathLike, utt: str, audio_format: str = "wav") -> Pat
 
 def existing_num_samples(path: PathLike, sample_rate: int, audio_format: str = "wav") -> Optional[int]:
     """Length of a reusable earlier output, or None (absent, unreadable, other rate/format)."""
-    import soundfile as sf
-
     if not os.path.isfile(path):
         return None
     try:
-        info = sf.info(str(path))
-    except Exception:  # a damaged file is simply redone
+        info = probe(path)
+    except AudioError:  # a damaged file is simply redone
         return None
-    ok = (info.samplerate == sample_rate and info.channels == 1 and info.frames > 0
+    ok = (info.sample_rate == sample_rate and info.channels == 1 and info.frames > 0
           and info.format == FORMATS[audio_format][0])
     return info.frames if ok else None
 
@@ -187,7 +187,11 @@ def read_tasks(src: PathLike, audio_dir: PathLike, audio_format: str = "wav") ->
 
 def _read_unique(path: Path) -> Dict[str, Tuple[int, str]]:
     out: Dict[str, Tuple[int, str]] = {}
-    for line, key, rest in read_kaldi_lines(path):
+    try:
+        rows = read_kaldi_lines(path)
+    except ValueError as e:  # not UTF-8: the message names the line
+        raise FormatError(str(e)) from None
+    for line, key, rest in rows:
         if key in out:
             raise FormatError(f"{path}:{line}: duplicate key '{key}' (first on line "
                               f"{out[key][0]}); keys must be unique")
@@ -201,9 +205,7 @@ class _Source:
     """The audio of one ``wav.scp`` entry: a file read piecewise, or a command's output."""
 
     def __init__(self, task: _Task):
-        import soundfile as sf
-
-        self.sf, self.task, self.where = sf, task, task.where
+        self.task, self.where = task, task.where
         try:
             self.audio, self.speed = parse_speed(task.value)
         except ValueError as exc:
@@ -218,32 +220,29 @@ class _Source:
     def _describe(self) -> str:
         return f"'{self.audio}' of '{self.task.rec}'"
 
+    def _failed(self, exc: AudioError) -> "_AudioError":
+        return _AudioError(f"{self.where}: audio of '{self.task.rec}': {exc} (or drop the "
+                           "utterance)")
+
     def _info(self) -> Tuple[int, int]:
-        if not os.path.isfile(self.audio):
-            raise _AudioError(f"{self.where}: audio file {self._describe()} does not exist; fix "
-                              "the path in wav.scp or drop the utterance")
         try:
-            info = self.sf.info(self.audio)
-        except Exception as exc:
-            raise _AudioError(f"{self.where}: cannot read audio file {self._describe()} ({exc}); "
-                              "replace or convert the file, or drop the utterance") from None
-        return info.frames, info.samplerate
+            info = probe(self.audio)
+        except AudioError as exc:
+            raise self._failed(exc) from None
+        return info.frames, info.sample_rate
 
     def _run_command(self, cmd: str):
-        import io
-
         proc = subprocess.run(cmd, shell=True, capture_output=True)
         if proc.returncode != 0:
             tail = proc.stderr.decode(errors="replace").strip()[-300:]
             raise _AudioError(f"{self.where}: command {cmd!r} of '{self.task.rec}' failed (exit "
                               f"{proc.returncode}): {tail or 'no message'}")
         try:
-            data, sr = self.sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
-        except Exception as exc:
+            return decode(proc.stdout, cmd)
+        except AudioError as exc:
             raise _AudioError(f"{self.where}: cannot decode the output of command {cmd!r} of "
-                              f"'{self.task.rec}' ({exc}); it must write an audio file (wav) "
-                              "to stdout") from None
-        return data, sr
+                              f"'{self.task.rec}' ({exc.reason}); it must write an audio file "
+                              "(wav) to stdout") from None
 
     def read(self, utt: _Utt):
         """Mono float32 samples of ``utt`` at the source rate."""
@@ -251,12 +250,9 @@ class _Source:
         if self.data is not None:
             return to_mono(self.data[start:stop])
         try:
-            x, _ = self.sf.read(self.audio, start=start, stop=stop, dtype="float32",
-                                always_2d=True)
-        except Exception as exc:
-            raise _AudioError(f"{self.where}: cannot read audio file {self._describe()} ({exc}); "
-                              "replace or convert the file, or drop the utterance") from None
-        return to_mono(x)
+            return to_mono(read_frames(self.audio, start, stop))
+        except AudioError as exc:
+            raise self._failed(exc) from None
 
     def _frames(self, utt: _Utt) -> Tuple[int, int]:
         # Segment times are on the (possibly speed-perturbed) recording's time line.

@@ -31,10 +31,9 @@ were trained with. Decisions, per case:
 from __future__ import annotations
 
 import functools
-import re
 from typing import Dict, Optional
 
-ISO3_RE = re.compile(r"^[a-z]{3}$")
+from geolid.languages import is_iso3
 
 
 class IsoCodeError(ValueError):
@@ -87,11 +86,6 @@ BABEL_TO_ISO3: Dict[str, str] = {
     "305": "gug", "306": "ibo", "307": "amh", "401": "khk", "402": "jav", "403": "luo",
     "404": "kat",
 }
-
-
-def is_iso3(code: str) -> bool:
-    """True for a string that looks like an ISO 639-3 code (3 lowercase letters)."""
-    return bool(ISO3_RE.match(code))
 
 
 @functools.lru_cache(maxsize=None)
@@ -176,14 +170,3 @@ def babel_to_iso3(babel_id: str) -> str:
     except KeyError:
         raise IsoCodeError(f"{babel_id!r} is not one of the 25 Babel languages "
                            f"{sorted(BABEL_TO_ISO3)}") from None
-
-
-def has_geo_vector(code: str) -> bool:
-    """True if lang2vec has a URIEL geo vector for ``code`` (imports lang2vec: ~2 s)."""
-    import lang2vec.lang2vec as l2v
-
-    try:
-        l2v.get_features(code, "geo")
-    except Exception:  # lang2vec raises a bare Exception for unknown languages
-        return False
-    return True

@@ -129,7 +129,7 @@ def plan_corpus(languages: Sequence[str], n_train: int, n_dev: int, n_test: int,
 
 def _write_wav_atomic(path: Path, audio, sample_rate: int) -> None:
     """Write 16-bit PCM via a temp file + rename: an interrupted run leaves no stub."""
-    from geolid.data.audio import write_pcm16
+    from geolid.audio import write_pcm16
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_pcm16(path, audio, sample_rate)

@@ -9,7 +9,8 @@ so a small ctypes binding is the least fragile option.
 
 espeak-ng keeps one global synthesiser per process, so the library is initialised
 once (lazily, on first use) and every call into it holds a module-level lock.
-Audio comes out as int16 at espeak's native 22050 Hz and is resampled here.
+Audio comes out as int16 at espeak's native 22050 Hz and is resampled with
+:func:`geolid.audio.resample`, like every other audio in geolid.
 
 Repeated calls are not bit-identical: espeak-ng keeps its pitch-flutter phase in a
 C static that no API call resets, so the same text can differ by a few samples
@@ -20,11 +21,12 @@ from __future__ import annotations
 import ctypes
 import difflib
 import threading
-from math import gcd
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+
+from geolid.audio.resample import resample
 
 NATIVE_SAMPLE_RATE = 22050
 
@@ -214,16 +216,6 @@ def list_voices() -> List[str]:
         return list(_engine().voices)
 
 
-def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Polyphase resampling (22050 -> 16000 is 320/441)."""
-    if orig_sr == target_sr:
-        return audio.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    g = gcd(int(orig_sr), int(target_sr))
-    return resample_poly(audio, target_sr // g, orig_sr // g).astype(np.float32)
-
-
 def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_range: int = 50,
                sample_rate: int = 16000) -> np.ndarray:
     """Speak ``text`` with espeak-ng voice ``voice``; float32 mono in [-1, 1] at ``sample_rate``.
@@ -244,5 +236,5 @@ def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_ra
         pcm = engine.synth(text, rate, pitch, pitch_range)
         native = engine.native_rate
     audio = pcm.astype(np.float32) / 32768.0
-    # Polyphase filtering can overshoot full-scale peaks slightly.
+    # Resampling can overshoot full-scale peaks slightly.
     return np.clip(resample(audio, native, sample_rate), -1.0, 1.0)

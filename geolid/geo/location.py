@@ -23,11 +23,12 @@ decoders (held-out languages, clean and noisy inputs).
 """
 from __future__ import annotations
 
-import os
 import threading
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
+
+from geolid.languages import suggest_codes, uriel_table
 
 EARTH_RADIUS_KM = 6371.0088
 GEO_DIM = 299
@@ -66,39 +67,21 @@ def fibonacci_sphere(n: int) -> Tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- data
-def uriel_geo_path() -> str:
-    """Path of lang2vec's ``geocoord_features.npz``.
-
-    Located through the installed distribution's metadata rather than by importing
-    lang2vec (whose import scans every feature file, seconds) or ``find_spec``
-    (lang2vec also installs a ``bin/lang2vec.py`` script that shadows the package
-    whenever the venv's bin folder is on ``sys.path``, as under pytest).
-    """
-    from importlib import metadata
-    try:
-        path = str(metadata.distribution("lang2vec").locate_file(
-            os.path.join("lang2vec", "data", "geocoord_features.npz")))
-    except metadata.PackageNotFoundError:
-        raise ImportError("lang2vec is not installed: pip install lang2vec==1.1.2") from None
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path} missing: reinstall lang2vec (its wheel ships URIEL data)")
-    return path
-
-
 _URIEL_CACHE: Dict[str, object] = {}
 _LOCK = threading.Lock()
 
 
 def load_uriel_geo() -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(langs (L,), vectors (L, 299), fixed_points (299, 2) lat/lon as named)``."""
+    """``(langs (L,), vectors (L, 299), fixed_points (299, 2) lat/lon as named)``.
+
+    The vectors are URIEL's "geo" set as :func:`geolid.languages.uriel_table` loads
+    it; each feature is named after its fixed point (``GC_<lat>_<lon>``).
+    """
     with _LOCK:
         if "data" not in _URIEL_CACHE:
-            z = np.load(uriel_geo_path())
-            langs = np.asarray(z["langs"]).astype(str)
-            vecs = np.asarray(z["data"][:, :, 0], dtype=np.float64)
-            names = [str(f) for f in z["feats"]]
-            points = np.array([[float(x) for x in n.split("_")[1:3]] for n in names])
-            _URIEL_CACHE["data"] = (langs, vecs, points)
+            table = uriel_table("geo")
+            points = np.array([[float(x) for x in n.split("_")[1:3]] for n in table.features])
+            _URIEL_CACHE["data"] = (table.langs, table.values, points)
         return _URIEL_CACHE["data"]  # type: ignore[return-value]
 
 
@@ -341,8 +324,10 @@ class GeoDecoder:
         self.fit()
         if iso3 not in self._coords:
             if iso3 not in self.lang_index:
+                hint = suggest_codes(iso3)
                 raise KeyError(f"language '{iso3}' has no URIEL location; use an ISO 639-3 "
-                               f"code known to lang2vec (e.g. 'eng', 'fra', 'cmn')")
+                               "code known to lang2vec (e.g. 'eng', 'fra', 'cmn')"
+                               + (f"; close matches: {hint}" if hint else ""))
             vec = load_uriel_geo()[1][self.lang_index[iso3]]
             self._coords[iso3] = self.decode(vec, mode="exact")
         return self._coords[iso3]

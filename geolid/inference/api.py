@@ -24,7 +24,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
-from geolid.inference.audio import TARGET_SR, AudioError, AudioInfo, audio_info, read_span, to_mono_16k
+from geolid.audio import TARGET_SR, AudioError, AudioInfo, audio_info, read_span, to_mono_16k
 from geolid.inference.batching import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_SIZE, collate, plan_batches
 from geolid.inference.hub import DEFAULT_MODEL, ModelFiles, locate_model
 from geolid.inference.results import UNKNOWN, LanguageScore, Location, Prediction, Segment, language_name

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Sequence
 
 import yaml
 
+from geolid.languages import LanguageListError, read_class_order
+
 DEFAULT_MODEL = "espnet/geolid_combined_shared_trainable"
 PUBLISHED_MODELS = (
     "espnet/geolid_vl107only_shared_trainable",
@@ -173,27 +175,15 @@ def _from_experiment(exp: Path, source: str, model: Optional[Path] = None,
         raise ModelNotFoundError(
             f"{config}: its lang2utt '{rel}' (the class order) was not found under "
             f"{', '.join(str(r) for r in roots[:3])}; copy the training lang2utt there")
-    languages = read_languages(lang2utt)
+    try:
+        languages = read_class_order(lang2utt)
+    except LanguageListError as e:
+        raise ModelNotFoundError(str(e)) from None
     lang_num = conf.get("lang_num")
     if lang_num and int(lang_num) != len(languages):
         raise ModelNotFoundError(f"{lang2utt} lists {len(languages)} languages but {config} "
                                  f"says lang_num={lang_num}; it is not this model's lang2utt")
     return ModelFiles(config, model, root, lang2utt, languages, source)
-
-
-def read_languages(lang2utt: Path) -> List[str]:
-    """Class order: the first token of each non-empty line."""
-    langs = []
-    with open(lang2utt, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                langs.append(line.split()[0])
-    if not langs:
-        raise ModelNotFoundError(f"{lang2utt} is empty: it should list one language per line")
-    dup = sorted({x for x in langs if langs.count(x) > 1})
-    if dup:
-        raise ModelNotFoundError(f"{lang2utt}: languages listed twice: {dup}")
-    return langs
 
 
 def _find_relative(path: str, roots: Sequence[Path]) -> Optional[Path]:

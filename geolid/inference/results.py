@@ -7,30 +7,24 @@ key is a compatible change; renaming or removing one bumps ``SCHEMA_VERSION``.
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from geolid import languages
+
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown"
 
 
-@functools.lru_cache(maxsize=4096)
 def language_name(code: str) -> str:
-    """English name of an ISO 639 code (langcodes); the code itself if unknown."""
+    """The ``name`` field: English name of a code (:func:`geolid.languages.language_name`),
+    the code itself if it has none, and a note for the rejection label."""
     if code == UNKNOWN:
         return "unknown (rejected)"
-    try:
-        import langcodes
-
-        lang = langcodes.Language.get(code)
-        name = lang.display_name("en")
-        return code if name.lower().startswith("unknown language") else name
-    except Exception:  # malformed tags, e.g. dataset-specific labels
-        return code
+    return languages.language_name(code) or code
 
 
 @dataclass

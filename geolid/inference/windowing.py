@@ -2,7 +2,7 @@
 
 Windows are planned from the file header (and, with VAD, from a streaming pass
 that keeps only one energy value per 10 ms), then read one span at a time
-(:func:`geolid.inference.audio.read_span`), so a 10-minute file never sits whole
+(:func:`geolid.audio.read_span`), so a 10-minute file never sits whole
 in memory, let alone on the model.
 
 File-level scores are the duration-weighted mean of the windows' probabilities
@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
-from geolid.inference.audio import TARGET_SR, AudioInfo
+from geolid.audio import TARGET_SR, AudioInfo, read_blocks, to_mono
 
 VAD_HOP_S = 0.01          # energy frame hop
 MIN_SILENCE_S = 0.2       # a pause shorter than this is not a cut point
@@ -65,20 +65,17 @@ def plan_windows(n_samples: int, window_s: float = 30.0, overlap_s: float = 5.0)
 
 def frame_energies_db(info: AudioInfo, block_s: float = 10.0) -> np.ndarray:
     """Energy (dB) of each 10 ms frame, computed while streaming the file in blocks."""
-    import soundfile as sf
-
     hop = max(1, int(round(VAD_HOP_S * info.sample_rate)))
     block = hop * max(1, int(block_s / VAD_HOP_S))
     out = []
-    with sf.SoundFile(info.path) as f:
-        for data in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-            x = data.mean(axis=1)
-            n = len(x) // hop * hop
-            if n:
-                frames = x[:n].reshape(-1, hop)
-                out.append(10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-10))
-            if n < len(x):  # the file's last partial frame
-                out.append(np.array([10 * np.log10(np.mean(x[n:] ** 2) + 1e-10)]))
+    for data in read_blocks(info.path, block):
+        x = to_mono(data)
+        n = len(x) // hop * hop
+        if n:
+            frames = x[:n].reshape(-1, hop)
+            out.append(10 * np.log10(np.mean(frames ** 2, axis=1) + 1e-10))
+        if n < len(x):  # the file's last partial frame
+            out.append(np.array([10 * np.log10(np.mean(x[n:] ** 2) + 1e-10)]))
     return np.concatenate(out) if out else np.zeros(0)
 
 

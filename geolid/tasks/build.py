@@ -163,8 +163,9 @@ def _conf(args: argparse.Namespace, group: str) -> dict:
 
 def _count_languages(lang2utt: Optional[str]) -> Optional[int]:
     if lang2utt and Path(lang2utt).is_file():
-        with open(lang2utt, encoding="utf-8") as f:
-            return sum(1 for line in f if line.strip())
+        from geolid.languages import read_class_order
+
+        return len(read_class_order(lang2utt))
     return None
 
 

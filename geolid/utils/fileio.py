@@ -6,8 +6,10 @@ then ``os.replace``) so an interrupted job never leaves a half-written file.
 """
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Tuple, Union
@@ -26,16 +28,25 @@ _FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator:
-    """Open a temp file next to ``path``; rename it over ``path`` on success."""
+def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8",
+                 fsync: bool = True) -> Iterator:
+    """Open a temp file next to ``path``; rename it over ``path`` on success.
+
+    This is geolid's one atomic writer (text files, JSON, audio, downloads). The
+    temp file ``.<name>.<random>.<pid>.tmp`` carries the writer's process id, so
+    :func:`remove_stale_temps` can clear those of killed processes. ``fsync=False``
+    skips the flush to disk, for many small files whose readers check them anyway.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                               suffix=f".{os.getpid()}.tmp")
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
+            if fsync:
+                os.fsync(f.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
@@ -44,16 +55,58 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
         raise
 
 
+def remove_stale_temps(folder: PathLike) -> int:
+    """Delete the ``.*.<pid>.tmp`` files of :func:`atomic_write` whose process is gone."""
+    removed = 0
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    for tmp in folder.glob(".*.tmp"):
+        pid = tmp.name[:-len(".tmp")].rpartition(".")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# Kaldi splits a line at its first run of ASCII white space (space or tab) and
+# trims the rest; other Unicode spaces (e.g. U+00A0) may be part of a path.
+_KALDI_SPACE = re.compile(r"[ \t\r\f\v]+")
+
+
 def read_kaldi_lines(path: PathLike) -> List[Tuple[int, str, str]]:
-    """(line number, key, rest) for each non-empty line of a Kaldi-style file."""
+    """(line number, key, rest) for each non-empty line of a Kaldi-style file.
+
+    The one parser of Kaldi text files (wav.scp, utt2lang, lang2utt, segments ...)
+    in geolid. As Kaldi does, the key ends at the first space or tab and the rest
+    is trimmed; a UTF-8 byte-order mark (left by some Windows editors) is dropped
+    rather than becoming part of the first key. Text that is not UTF-8 is an error
+    naming the line.
+    """
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte "
+                                 f"{e.start}); save the file as UTF-8") from None
+            fields = _KALDI_SPACE.split(line.strip(" \t\r\n\f\v"), maxsplit=1)
+            if not fields[0]:
                 continue
-            key, _, rest = line.strip().partition(" ")
-            rows.append((lineno, key, rest.strip()))
+            rows.append((lineno, fields[0], fields[1] if len(fields) > 1 else ""))
     return rows
 
 

@@ -50,7 +50,7 @@ def test_errors_exit_1_with_message(tmp_path, capsys):
     assert "error: VoxPopuli: folder" in capsys.readouterr().err
     bad = write_data_dir(tmp_path / "bad", DataDir({"eng_a": "/nope.wav"}, {"eng_a": "eng"}))
     assert cli.main(["prepare", "validate", str(bad), "--check-audio"]) == 1
-    assert "wav.scp:1: audio file '/nope.wav'" in capsys.readouterr().err
+    assert "wav.scp:1: audio of 'eng_a': /nope.wav: file not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["prepare", "nosuchcorpus", "a", "b"])
 

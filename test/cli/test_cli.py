@@ -234,3 +234,12 @@ def test_missing_model_offline(capsys, tmp_path, monkeypatch):
     assert rc == 2 and "hf download espnet/geolid_missing" in err
     rc, _, err = _run(capsys, "download", "espnet/geolid_missing", "--local-dir", tmp_path / "dl")
     assert rc == 2 and "hf download espnet/geolid_missing" in err
+
+
+def test_scp_with_tab_separator_and_byte_order_mark(tmp_path):
+    """Issue 7 item 11: a tab-separated wav.scp was 'has no path'; a BOM joined the key."""
+    from geolid.cli.predict import read_scp
+
+    scp = tmp_path / "wav.scp"
+    scp.write_text("\ufeffa\t/data/a b.wav\nb\t\t/data/b.wav\n", encoding="utf-8")
+    assert read_scp(str(scp)) == [("a", "/data/a b.wav"), ("b", "/data/b.wav")]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from geolid.data.datadir import (DataDir, DataDirError, combine_data_dirs, filter_to_languages,
-                                 read_data_dir, read_languages, validate_data_dir,
+                                 read_data_dir, validate_data_dir,
                                  write_data_dir)
 
 
@@ -122,12 +122,12 @@ def test_validate_check_audio(tmp_path, audio):
     data.wav_scp["eng_c"], data.utt2lang["eng_c"] = str(bad), "eng"
     d = write_data_dir(tmp_path / "bad", data)
     validate_data_dir(d)  # without the audio check it passes
-    with pytest.raises(DataDirError, match=r"wav.scp:3: soundfile cannot read .*bad.wav"):
+    with pytest.raises(DataDirError, match=r"wav.scp:3: audio of 'eng_c': .*bad.wav: unreadable audio"):
         validate_data_dir(d, check_audio=True)
 
     data.wav_scp["eng_c"] = str(tmp_path / "missing.wav")
     d = write_data_dir(tmp_path / "missing", data)
-    with pytest.raises(DataDirError, match=r"wav.scp:3: audio file .*missing.wav.* does not exist"):
+    with pytest.raises(DataDirError, match=r"wav.scp:3: audio of 'eng_c': .*missing.wav: file not found"):
         validate_data_dir(d, check_audio=True)
 
 
@@ -171,7 +171,6 @@ def test_combine_errors(tmp_path):
 def test_filter_to_languages(tmp_path):
     d = simple(tmp_path, "test_x_lang")
     train = write_data_dir(tmp_path / "train", DataDir({"fra_q": "/q"}, {"fra_q": "fra"}))
-    assert read_languages(train) == ["fra"] and read_languages(train / "lang2utt") == ["fra"]
     out = filter_to_languages(d, tmp_path / "cross", train)
     assert files(out)["wav.scp"] == "fra_b /a/b.wav\n"
     assert files(out)["lang2utt"] == "fra fra_b\n"
@@ -189,3 +188,15 @@ def test_filter_with_segments_drops_unused_recordings(tmp_path):
     out = filter_to_languages(d, tmp_path / "cross", ["tam"])
     assert files(out)["wav.scp"] == "tam_r2 /r2.sph\n"
     assert files(out)["segments"] == "tam_r2_a tam_r2 1.000 12.000\n"
+
+
+def test_tab_separated_files_with_a_byte_order_mark_are_read(tmp_path, audio):
+    """Issue 7 item 11: Kaldi accepts tabs; a BOM must not become part of the first key."""
+    wav = audio.wav(tmp_path / "a.wav")
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"\ufeffeng_a\t{wav}\n", encoding="utf-8")
+    (d / "utt2lang").write_text("\ufeffeng_a\teng\n", encoding="utf-8")
+    (d / "lang2utt").write_text("eng\teng_a\n", encoding="utf-8")
+    data = validate_data_dir(d, check_audio=True)
+    assert data.wav_scp == {"eng_a": str(wav)} and data.utt2lang == {"eng_a": "eng"}

@@ -132,9 +132,9 @@ def test_bad_inputs_are_collected_and_named(src, tmp_path):
     msg = str(err.value)
     scp = src / "wav.scp"
     assert "5 of 8 utterances failed" in msg
-    assert f"{scp}:2: cannot read audio file '{a / 'corrupt.wav'}' of 'eng_corrupt'" in msg
+    assert f"{scp}:2: audio of 'eng_corrupt': {a / 'corrupt.wav'}: unreadable audio" in msg
     assert f"{scp}:3: 'eng_empty' has no samples ('{a / 'empty.wav'}'" in msg
-    assert f"{scp}:4: audio file '{a / 'missing.wav'}' of 'eng_missing' does not exist" in msg
+    assert f"{scp}:4: audio of 'eng_missing': {a / 'missing.wav'}: file not found" in msg
     assert f"{scp}:5: 'eng_nan': all samples are NaN/inf ('{a / 'nan.wav'}'" in msg
     assert f"{scp}:6: command 'false' of 'eng_pipefail' failed (exit 1)" in msg
     assert len((dst / "format_errors").read_text().splitlines()) == 5
@@ -221,3 +221,19 @@ def test_cli_module_help_lists_new_subcommands():
     res = subprocess.run([sys.executable, "-m", "geolid.bin.data_prep", "format", "--help"],
                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert res.returncode == 0 and "--audio-format" in res.stdout and "--nj" in res.stdout
+
+
+def test_special_files_are_named_and_tab_separated_scp_is_read(src, tmp_path):
+    """Issue 7 item 11: a FIFO or a link loop was "does not exist"; a tab split nothing."""
+    a = tmp_path / "audio"
+    os.mkfifo(a / "pipe.wav")
+    (a / "loop.wav").symlink_to(a / "loop.wav")
+    lines = (src / "wav.scp").read_text().splitlines()
+    lines[1:1] = [f"eng_fifo\t{a / 'pipe.wav'}", f"eng_loop\t{a / 'loop.wav'}"]
+    (src / "wav.scp").write_text("\n".join(lines) + "\n")
+    with pytest.raises(FormatError) as err:
+        format_data_dir(src, tmp_path / "dump", progress=False)
+    msg, scp = str(err.value), src / "wav.scp"
+    assert "2 of 5 utterances failed" in msg
+    assert f"{scp}:2: audio of 'eng_fifo': {a / 'pipe.wav'}: is a named pipe (FIFO)" in msg
+    assert f"{scp}:3: audio of 'eng_loop': {a / 'loop.wav'}: symbolic link loop" in msg

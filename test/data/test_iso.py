@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from geolid.data import iso
+from geolid.languages import has_uriel_vector, is_iso3
 
 # The 107 labels of the published VoxLingua107 recipe (its README's language list).
 PUBLISHED_VL107 = set("""
@@ -37,7 +38,7 @@ def test_fleurs_ids_map():
     assert mapping["cmn_hans_cn"] == "cmn" and mapping["yue_hant_hk"] == "yue"
     assert mapping["en_us"] == "eng" and mapping["nb_no"] == "nob" and mapping["fil_ph"] == "fil"
     assert mapping["he_il"] == "heb" and mapping["ar_eg"] == "ara" and mapping["ast_es"] == "ast"
-    assert all(iso.is_iso3(c) for c in mapping.values())
+    assert all(is_iso3(c) for c in mapping.values())
 
 
 def test_ml_superb2_rules():
@@ -78,4 +79,4 @@ def test_every_mapped_code_has_a_lang2vec_geo_vector():
     # get_features raises for any code without a vector, so one call checks them all.
     feats = l2v.get_features(sorted(codes), "geo")
     assert set(feats) == codes and all(len(v) == 299 for v in feats.values())
-    assert iso.has_geo_vector("cmn") and not iso.has_geo_vector("qqq")
+    assert all(has_uriel_vector(c) for c in codes) and not has_uriel_vector("qqq")

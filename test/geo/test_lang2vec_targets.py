@@ -41,16 +41,19 @@ def test_unknown_type_is_rejected():
 
 
 def test_language_without_vector_values(monkeypatch):
-    l2v = t._l2v()
-    real = l2v.get_features
-    monkeypatch.setattr(l2v, "get_features",
-                        lambda langs, kind: {"kok": ["--"] * 299} if langs == ["kok"] else real(langs, kind))
-    t.get_lang2vec.cache_clear()
+    from geolid import languages
+
+    real = languages.uriel_table("geo")
+    values = real.values.copy()
+    values[real.index["kok"]] = -1  # lang2vec's mark of a missing value
+    monkeypatch.setattr(languages, "uriel_table", lambda s="geo": real.__class__(
+        real.feature_set, real.langs, real.features, values, real.index))
+    languages.uriel_vector.cache_clear()
     try:
         with pytest.raises(t.UnknownLanguageError, match="'kok' has no 'geo' vector"):
             t.get_lang2vec("kok")
     finally:
-        t.get_lang2vec.cache_clear()
+        languages.uriel_vector.cache_clear()
 
 
 def test_table_reports_all_bad_codes_at_once():

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from geolid.inference.api import GeoLID, InferenceOptions
-from geolid.inference.audio import AudioError
+from geolid.audio import AudioError
 from geolid.inference.hub import ModelNotFoundError, locate_model
 
 from .conftest import EXP_REL, LANGS, noise, write

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geolid.inference.audio import audio_info
+from geolid.audio import audio_info
 from geolid.inference.windowing import (Window, aggregate, frame_energies_db, plan_windows,
                                         plan_windows_vad, silence_midpoints, windows_for)
 

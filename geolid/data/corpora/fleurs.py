@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import shutil
 import tarfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -31,6 +32,7 @@ from geolid.data.corpora.common import (CorpusError, PathLike, check_original_id
                                         hub_call)
 from geolid.data.datadir import DataDir, write_data_dir
 from geolid.data.iso import FLEURS_IDS, IsoCodeError, fleurs_to_iso3
+from geolid.utils.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +139,8 @@ def extract_audio_archive(archive: Path, dest: Path) -> int:
             name = Path(member.name).name
             if not member.isfile() or not name.lower().endswith(".wav"):
                 continue
-            src = tar.extractfile(member)
-            tmp = dest / f".{name}.part"
-            with open(tmp, "wb") as f:
-                while chunk := src.read(1 << 20):
-                    f.write(chunk)
-            tmp.replace(dest / name)
+            with atomic_write(dest / name, "wb", fsync=False) as f:
+                shutil.copyfileobj(tar.extractfile(member), f, 1 << 20)
             count += 1
     return count
 

@@ -20,7 +20,6 @@ relabelled to that language. Utterance id: ``{label}_{id}``.
 """
 from __future__ import annotations
 
-import io
 import logging
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -28,7 +27,8 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 from geolid.data.corpora.common import (CorpusError, PathLike, check_original_id,
                                         files_with_suffix, hub_call)
 from geolid.data.datadir import DataDir, write_data_dir
-from geolid.data.iso import is_iso3, ml_superb2_dialect_label, ml_superb2_label
+from geolid.data.iso import ml_superb2_dialect_label, ml_superb2_label
+from geolid.languages import is_iso3
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,8 @@ def write_rows(rows: Iterable[Mapping], split_dir: Path) -> int:
     data directory is made, so the local copy stays a faithful mirror.
     """
     import numpy as np
-    import soundfile as sf
+
+    from geolid.audio import decode, write_pcm16
 
     count = 0
     for row in rows:
@@ -117,15 +118,11 @@ def write_rows(rows: Iterable[Mapping], split_dir: Path) -> int:
         original = check_original_id(str(row["id"]), f"{HUB_REPO} row {row['id']!r}")
         audio = row["audio"]
         if audio.get("bytes"):
-            samples, rate = sf.read(io.BytesIO(audio["bytes"]), dtype="float32")
+            samples, rate = decode(audio["bytes"], f"{HUB_REPO} row {row['id']!r}")
         else:
             samples = np.asarray(audio["array"], dtype="float32")
             rate = int(audio.get("sampling_rate", SAMPLE_RATE))
-        wav = split_dir / language / f"{original}.wav"
-        wav.parent.mkdir(parents=True, exist_ok=True)
-        tmp = wav.with_name(f".{wav.name}.part")
-        sf.write(str(tmp), samples, rate, format="WAV", subtype="PCM_16")
-        tmp.replace(wav)
+        write_pcm16(split_dir / language / f"{original}.wav", samples, rate)
         count += 1
     return count
 

@@ -1,12 +1,19 @@
 """Reading audio: formats, resampling, downmixing, spans, and clear errors."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
-from geolid.inference.audio import (AudioError, audio_info, load_audio, read_span, to_mono_16k)
+from geolid.audio import AudioError, audio_info, load_audio, read_span, to_mono_16k
 
 from .conftest import noise, tone, write
 
@@ -44,6 +51,7 @@ def test_array_layouts_and_dtypes():
     pcm = (x * 32767).astype(np.int16)
     np.testing.assert_allclose(to_mono_16k(pcm, 16000), ref, atol=1e-4)
     assert to_mono_16k(x, 8000).numel() == 32000
+    np.testing.assert_allclose(to_mono_16k(torch.from_numpy(x).bfloat16(), 16000), ref, atol=4e-3)
 
 
 def test_read_span_matches_full_read(tmp_path):
@@ -92,3 +100,78 @@ def test_bad_arrays():
         to_mono_16k(np.zeros(100, "float32"), 16000)
     with pytest.raises(AudioError, match="NaN"):
         to_mono_16k(np.full(16000, np.nan, "float32"), 16000)
+
+
+# --------------------------------------------------------------------------- issue 7 item 11
+# Each message says what is wrong with the file; before, a FIFO was an "empty file", a
+# link loop or a broken link "not found", and no permission "unreadable audio ... ffmpeg".
+
+
+def test_fifo_is_named_as_a_pipe(tmp_path):
+    fifo = tmp_path / "stream.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioError) as e:
+        audio_info(fifo)
+    assert "named pipe (FIFO)" in e.value.reason and "empty" not in e.value.reason
+
+
+def test_symlink_loop_and_broken_link_are_named(tmp_path):
+    a, b = tmp_path / "a.wav", tmp_path / "b.wav"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(AudioError, match="symbolic link loop"):
+        audio_info(a)
+    gone = tmp_path / "gone.wav"
+    gone.symlink_to(tmp_path / "deleted.wav")
+    with pytest.raises(AudioError, match=r"broken symbolic link .*deleted\.wav"):
+        audio_info(gone)
+
+
+_READ_AS_OTHER_USER = """
+import os, sys
+import soundfile
+from geolid.audio import AudioError, audio_info
+if os.geteuid() == 0:  # root reads any file: check as an unprivileged user
+    os.setgid(65534)
+    os.setuid(65534)
+try:
+    audio_info(sys.argv[1])
+except AudioError as e:
+    print(e.reason)
+"""
+
+
+def test_permission_error_is_not_blamed_on_the_format():
+    folder = Path(tempfile.mkdtemp())
+    try:
+        folder.chmod(0o755)
+        p = write(folder / "secret.wav", noise(0.5))
+        p.chmod(0)
+        res = subprocess.run([sys.executable, "-c", _READ_AS_OTHER_USER, str(p)],
+                             capture_output=True, text=True, timeout=120,
+                             env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        assert res.returncode == 0, res.stderr
+        assert "permission denied" in res.stdout and "ffmpeg" not in res.stdout
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_training_and_inference_read_the_same_samples(tmp_path):
+    """The format stage's 16-bit output equals what inference reads from the source."""
+    from geolid.data.format import format_data_dir
+
+    src = tmp_path / "src"
+    src.mkdir()
+    rows = []
+    for i, sr in enumerate((44100, 44099, 22050, 8000)):
+        stereo = np.stack([noise(1.3, sr, seed=i), tone(1.3, 440, sr)], axis=1)
+        p = write(tmp_path / "audio" / f"r{i}.flac", stereo, sr, subtype="PCM_24")
+        rows.append((f"eng_r{i}", str(p)))
+    (src / "wav.scp").write_text("".join(f"{k} {v}\n" for k, v in rows))
+    (src / "utt2lang").write_text("".join(f"{k} eng\n" for k, _ in rows))
+    dst = format_data_dir(src, tmp_path / "dst", progress=False)
+    for key, path in rows:
+        trained, sr = sf.read(str(dst / "data" / f"{key}.wav"), dtype="float64")
+        used = load_audio(path).numpy()
+        assert sr == 16000 and len(trained) == len(used)
+        assert np.max(np.abs(trained - used)) <= 0.5 / 32768 + 1e-7  # 16-bit rounding only
