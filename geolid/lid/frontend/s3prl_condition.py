@@ -12,9 +12,13 @@ on it (SPEC section 3):
    but the last, and the last layer's output after the final LayerNorm (the
    transformers 4.x ``output_hidden_states`` semantics the models were trained on);
 3. frame lengths: the branches pool over the encoder's own valid frames, while the
-   features use s3prl's ``(samples - 1) // 320 + 1`` frames, the hidden states
-   being padded to that length by repeating the last frame
-   (``frame_length_convention: s3prl``, the published behaviour). The cleaner
+   features use s3prl's ``(samples - 1) // 320 + 1`` frames (one or two more)
+   (``frame_length_convention: s3prl``, the published count). The extra frames
+   repeat the utterance's *own* last valid encoder frame, as in a
+   single-utterance run, so a padded batch gives each utterance its frames alone
+   (``batch_invariant``, set by the model). The published code repeated the last
+   frame of the padded batch tensor instead, so a shorter utterance got encoder
+   outputs at padded positions (``batch_invariant: false`` reproduces it). The
    ``encoder`` convention uses the encoder's valid frames throughout;
 4. a softmax-weighted sum over all hidden states (weights initialised to zero).
 
