@@ -148,7 +148,6 @@ def main(argv=None) -> int:
     from geolid.audio import load_audio
     from geolid.inference.batching import collate, padding_fraction, plan_batches
     from geolid.inference.quantize import wav2vec2_of
-    from geolid.lid.scoring import score_batch
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -208,7 +207,7 @@ def main(argv=None) -> int:
     def run_full():
         with torch.inference_mode():
             for x, n in batches:
-                score_batch(lid.model, x, n)
+                lid.model.score(x, n)
 
     def run_bare():
         with torch.inference_mode():

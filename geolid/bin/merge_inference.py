@@ -4,7 +4,7 @@
     python -m geolid.bin.merge_inference --set SET --out DIR JOBDIR [JOBDIR ...]
 
 Each job folder holds ESPnet's outputs for its share of the utterances:
-``SET_lids``, and with embeddings ``SET_utt_embds.npz``, ``SET_lang_to_embds.npz``.
+``SET_lids`` (and ``SET_lids_topk``), and with embeddings ``SET_utt_embds.npz``, ``SET_lang_to_embds.npz``.
 The merged ``SET_lang_to_avg_embd.npz`` is recomputed from all embeddings (the
 per-job averages cannot simply be averaged). Writes are atomic.
 """
@@ -20,17 +20,19 @@ import numpy as np
 from geolid.utils.fileio import atomic_write, read_kaldi_map
 
 
-def merge_lids(job_dirs: List[Path], set_name: str, out: Path) -> int:
+def merge_lids(job_dirs: List[Path], set_name: str, out: Path, suffix: str = "_lids") -> int:
+    """Merge the jobs' ``SET<suffix>`` files (``_lids``, and ``_lids_topk`` when the
+    jobs wrote it) into one, sorted by utterance."""
     merged: Dict[str, str] = {}
     for d in job_dirs:
-        path = d / f"{set_name}_lids"
+        path = d / f"{set_name}{suffix}"
         if not path.is_file():
             raise FileNotFoundError(f"{path} missing: inference job {d} did not finish (see its log)")
         for utt, lid in read_kaldi_map(path).items():
             if utt in merged:
                 raise ValueError(f"utterance {utt} appears in two inference jobs ({path})")
             merged[utt] = lid
-    with atomic_write(out / f"{set_name}_lids") as f:
+    with atomic_write(out / f"{set_name}{suffix}") as f:
         for utt in sorted(merged):
             f.write(f"{utt} {merged[utt]}\n")
     return len(merged)
@@ -73,6 +75,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     jobs = sorted(args.job_dirs, key=lambda p: (len(str(p)), str(p)))
     try:
         n = merge_lids(jobs, args.set_name, args.out)
+        if all((d / f"{args.set_name}_lids_topk").is_file() for d in jobs):
+            merge_lids(jobs, args.set_name, args.out, suffix="_lids_topk")
         merge_embeddings(jobs, args.set_name, args.out)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -49,7 +49,8 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
                    help="int8: dynamic int8 encoder linear layers (CPU only; see docs/cli.md)")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="windows per batch (default: 1 on CPU, where batching does not pay, 8 on GPU)")
+                   help="windows per batch (default 8; outputs do not depend on it, see "
+                        "docs/batching.md)")
     p.add_argument("--window", type=float, default=30.0,
                    help="seconds; longer files are split into windows (default 30)")
     p.add_argument("--overlap", type=float, default=5.0, help="window overlap, seconds (default 5)")
@@ -272,14 +273,20 @@ def _true_language(p: Prediction, truth: Dict[str, str]) -> Optional[str]:
 
 
 def _report_accuracy(preds: List[Prediction], truth: Dict[str, str]) -> None:
-    scored = [(p, _true_language(p, truth)) for p in preds if p.ok]
-    scored = [(p, t) for p, t in scored if t is not None]
-    if not scored:
+    """Accuracy by the recipe's scorer (geolid.scoring), so both report the same
+    number; a failed input counts as an error (missing), as in the recipe."""
+    from geolid.scoring.metrics import score_lids
+
+    ref = {p.key: t for p in preds for t in [_true_language(p, truth)] if t is not None}
+    if not ref:
         print("geolid: no prediction has an utt2lang entry; accuracy not computed", file=sys.stderr)
         return
-    top1 = sum(p.top_k[0].code == t for p, t in scored) / len(scored)
-    print(f"geolid: top-1 accuracy {100 * top1:.1f}% on {len(scored)} input(s) with a true "
-          "language", file=sys.stderr)
+    hyp = {p.key: p.top_k[0].code for p in preds if p.ok and p.key in ref}  # top-1, before rejection
+    result = score_lids(ref, hyp)
+    missing = f", {result['n_missing']} failed" if result["n_missing"] else ""
+    print(f"geolid: top-1 accuracy {100 * result['accuracy']:.1f}% (macro "
+          f"{100 * result['macro_accuracy']:.1f}%) on {result['n_utts']} input(s) with a true "
+          f"language{missing}", file=sys.stderr)
 
 
 def _draw_map(preds: List[Prediction], truth: Optional[Dict[str, str]], out_png: str) -> None:

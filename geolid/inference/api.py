@@ -34,6 +34,44 @@ logger = logging.getLogger(__name__)
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 CHUNK_SOURCES = 64  # sources prepared, batched and finished together
+# Windows per batch on CPU. Outputs do not depend on the batch (docs/batching.md);
+# plan_batches keeps padding under 10%, so a batch costs about its real audio.
+CPU_BATCH_SIZE = 8
+
+
+@dataclass
+class BatchOutput:
+    """What :meth:`GeoLID.classify_batch` returns: one row per input, on the host.
+
+    ``scores``: (B, n_lang) logits (scaled cosines, no margin); ``probabilities``:
+    their softmax; ``embeddings``: (B, D) language embeddings (not normalised);
+    ``geo_vectors``: (B, geo_dim) predicted lang2vec vectors (None for models
+    without geo head); ``languages``: top-1 ISO 639-3 codes; ``indices``: (B,)
+    their class indices (the lang2utt line numbers).
+    """
+
+    scores: np.ndarray
+    probabilities: np.ndarray
+    embeddings: np.ndarray
+    geo_vectors: Optional[np.ndarray]
+    languages: List[str]
+    indices: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.languages)
+
+    def window(self, row: int) -> "WindowOutput":
+        geo = self.geo_vectors[row] if self.geo_vectors is not None else None
+        return WindowOutput(self.probabilities[row], self.embeddings[row], geo)
+
+
+@dataclass
+class WindowOutput:
+    """One window's outputs: language probabilities, embedding, geo vector (or None)."""
+
+    probabilities: np.ndarray
+    embedding: np.ndarray
+    geo_vector: Optional[np.ndarray]
 
 
 @dataclass
@@ -43,7 +81,7 @@ class _Source:
     info: Optional[AudioInfo] = None
     wave: Optional[object] = None             # 16 kHz 1-D tensor for in-memory inputs
     windows: List[Window] = field(default_factory=list)
-    outputs: Dict[int, Tuple[np.ndarray, ...]] = field(default_factory=dict)
+    outputs: Dict[int, WindowOutput] = field(default_factory=dict)  # window index -> outputs
     error: Optional[str] = None
 
     @property
@@ -63,8 +101,7 @@ class InferenceOptions:
     window: float = 30.0            # seconds; longer inputs are split
     overlap: float = 5.0            # seconds between fixed windows
     vad: bool = False               # cut windows at pauses instead
-    # None: 1 on CPU (batching does not pay there, and the published models'
-    # padded-batch outputs differ slightly from single runs), 8 on GPU.
+    # None: DEFAULT_BATCH_SIZE on GPU, CPU_BATCH_SIZE on CPU (see there).
     batch_size: Optional[int] = None
     batch_seconds: float = DEFAULT_BATCH_SECONDS  # padded audio per batch
 
@@ -124,7 +161,7 @@ class GeoLID:
 
             quantize_int8(model)
         loss_conf = conf.get("loss_conf") or {}
-        geo_type = loss_conf.get("lang2vec_type", "geo") if hasattr(model, "score") else None
+        geo_type = loss_conf.get("lang2vec_type", "geo") if hasattr(model.loss, "predict_lang2vec") else None
         return cls(model.to(device), files, device=device, dtype=dtype, geo_type=geo_type)
 
     # --------------------------------------------------------------- public API
@@ -165,7 +202,7 @@ class GeoLID:
             for src in self._run(chunk, sample_rate, options or InferenceOptions()):
                 if src.error:
                     raise AudioError(src.key, src.error)
-                rows.append(aggregate(self._stack(src, 2), src.windows).astype(np.float32))
+                rows.append(aggregate(self._stack(src, "embedding"), src.windows).astype(np.float32))
         return rows[0] if single else np.stack(rows)
 
     def predict_iter(self, keyed_inputs: Iterable[Tuple[str, object]],
@@ -191,6 +228,33 @@ class GeoLID:
         finally:
             if bar is not None and progress is True:
                 bar.close()
+
+    def classify_batch(self, wavs, wav_lens=None) -> BatchOutput:
+        """Score a batch of 16 kHz mono waveforms in one forward pass (like
+        SpeechBrain's ``classify_batch``); no windowing, no file reading.
+
+        ``wavs``: (B, T) tensor/array (right-padded) or a list of 1-D waveforms.
+        ``wav_lens``: (B,) lengths: integers are samples; floats are relative
+        lengths in (0, 1] as in SpeechBrain; None: every row is full length (or
+        each list item's own length). Each row's output does not depend on the
+        others in the batch (docs/batching.md).
+        """
+        import torch
+
+        speech, lengths = _as_batch(wavs, wav_lens, self.device)
+        with torch.inference_mode(), self._autocast():
+            out = self.model.score(speech, lengths)
+        probs = torch.softmax(out["scores"].float(), dim=-1)
+        geo = out.get("lang2vec")
+        parts = [out["scores"].float(), probs, out["embedding"].float()]
+        parts += [geo.float()] if geo is not None else []
+        host = torch.cat(parts, dim=1).cpu().numpy()  # one device->host copy per batch
+        n_lang, n_emb = probs.shape[1], out["embedding"].shape[1]
+        indices = host[:, n_lang:2 * n_lang].argmax(axis=1)
+        return BatchOutput(scores=host[:, :n_lang], probabilities=host[:, n_lang:2 * n_lang],
+                           embeddings=host[:, 2 * n_lang:2 * n_lang + n_emb],
+                           geo_vectors=host[:, 2 * n_lang + n_emb:] if geo is not None else None,
+                           languages=[self.languages[i] for i in indices], indices=indices)
 
     def language_names(self) -> List[str]:
         return [language_name(c) for c in self.languages]
@@ -229,7 +293,7 @@ class GeoLID:
         items = [(si, wi) for si, s in enumerate(sources) if not s.error
                  for wi in range(len(s.windows))]
         lengths = [sources[si].windows[wi].length for si, wi in items]
-        batch_size = options.batch_size or (DEFAULT_BATCH_SIZE if self._on_gpu() else 1)
+        batch_size = options.batch_size or (DEFAULT_BATCH_SIZE if self._on_gpu() else CPU_BATCH_SIZE)
         for batch in plan_batches(lengths, batch_size, int(options.batch_seconds * TARGET_SR)):
             self._run_batch([items[i] for i in batch], sources)
         return sources
@@ -240,10 +304,6 @@ class GeoLID:
         return torch.device(self.device).type == "cuda"
 
     def _run_batch(self, batch: Sequence[Tuple[int, int]], sources: List[_Source]) -> None:
-        import torch
-
-        from geolid.lid.scoring import score_batch
-
         kept, waves = [], []
         for si, wi in batch:
             src = sources[si]
@@ -257,18 +317,9 @@ class GeoLID:
         kept_ok = [(k, w) for k, w in zip(kept, waves) if not sources[k[0]].error]
         if not kept_ok:
             return
-        speech, lengths = collate([w for _, w in kept_ok], self.device)
-        with torch.inference_mode(), self._autocast():
-            out = score_batch(self.model, speech, lengths)
-        probs = torch.softmax(out["scores"].float(), dim=-1)
-        geo = out.get("lang2vec")
-        parts = [probs, out["embedding"].float()] + ([geo.float()] if geo is not None else [])
-        host = torch.cat(parts, dim=1).cpu().numpy()  # one device->host copy per batch
-        n_lang, n_emb = probs.shape[1], out["embedding"].shape[1]
+        out = self.classify_batch([w for _, w in kept_ok])
         for row, ((si, wi), _) in enumerate(kept_ok):
-            h = host[row]
-            sources[si].outputs[wi] = (h[:n_lang], h[n_lang + n_emb:] if geo is not None else None,
-                                       h[n_lang:n_lang + n_emb])
+            sources[si].outputs[wi] = out.window(row)
 
     def _autocast(self):
         import torch
@@ -278,8 +329,9 @@ class GeoLID:
         return torch.autocast(self.device.type, dtype=getattr(torch, self.dtype))
 
     @staticmethod
-    def _stack(src: _Source, part: int) -> np.ndarray:
-        return np.stack([src.outputs[i][part] for i in range(len(src.windows))])
+    def _stack(src: _Source, field_name: str) -> np.ndarray:
+        """One :class:`WindowOutput` field of every window of ``src``, stacked."""
+        return np.stack([getattr(src.outputs[i], field_name) for i in range(len(src.windows))])
 
     # --------------------------------------------------------------- finishing
     def _finish(self, sources: List[_Source], top_k: int, reject_below: Optional[float],
@@ -289,10 +341,10 @@ class GeoLID:
             if src.error:
                 preds.append(Prediction.failure(src.key, src.error, src.path))
                 continue
-            probs = self._stack(src, 0)
+            probs = self._stack(src, "probabilities")
             file_probs = aggregate(probs, src.windows)
-            geo = (aggregate(self._stack(src, 1), src.windows).astype(np.float32)
-                   if src.outputs[0][1] is not None else None)
+            geo = (aggregate(self._stack(src, "geo_vector"), src.windows).astype(np.float32)
+                   if src.outputs[0].geo_vector is not None else None)
             preds.append(self._prediction(src, file_probs, probs, geo, top_k, reject_below, segments))
         if locate and self.geo_type == "geo":
             self._locate([p for p in preds if p.geo_vector is not None])
@@ -346,6 +398,32 @@ def _resolve_dtype(dtype: str, device) -> str:
     if device.type == "cuda":
         return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
     return "float32"
+
+
+def _as_batch(wavs, wav_lens, device):
+    """(B, T) float32 speech and (B,) long sample lengths on ``device``."""
+    import torch
+
+    if isinstance(wavs, (list, tuple)):
+        if wav_lens is not None:
+            raise ValueError("classify_batch: give wav_lens only with a padded (B, T) batch")
+        return collate([torch.as_tensor(np.asarray(w) if not isinstance(w, torch.Tensor) else w,
+                                        dtype=torch.float32) for w in wavs], device)
+    speech = torch.as_tensor(wavs, dtype=torch.float32).to(device)
+    if speech.dim() != 2:
+        raise ValueError(f"classify_batch: wavs must be (batch, samples), got shape {tuple(speech.shape)}")
+    if wav_lens is None:
+        lengths = torch.full((speech.size(0),), speech.size(1), dtype=torch.long)
+    else:
+        lengths = torch.as_tensor(wav_lens)
+        if lengths.is_floating_point():  # SpeechBrain's relative lengths
+            if lengths.min() <= 0 or lengths.max() > 1:
+                raise ValueError("classify_batch: float wav_lens are relative lengths in (0, 1]")
+            lengths = torch.round(lengths * speech.size(1)).long()
+        if lengths.shape != (speech.size(0),) or lengths.min() < 1 or lengths.max() > speech.size(1):
+            raise ValueError(f"classify_batch: wav_lens must be {speech.size(0)} lengths in "
+                             f"1..{speech.size(1)} samples, got {lengths.tolist()}")
+    return speech, lengths.long().to(device)
 
 
 def _default_key(x, i: int) -> str:

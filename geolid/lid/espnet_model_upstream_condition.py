@@ -8,21 +8,22 @@ downstream GeoPred and the intermediate geo predictions of the conditioned layer
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
+from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
-from espnet2.asr.encoder.abs_encoder import AbsEncoder
 from espnet2.layers.abs_normalize import AbsNormalize
-from espnet2.lid.espnet_model import ESPnetLIDModel
 from espnet2.spk.loss.abs_loss import AbsLoss
 from espnet2.spk.pooling.abs_pooling import AbsPooling
 from espnet2.spk.projector.abs_projector import AbsProjector
 from espnet2.torch_utils.device_funcs import force_gatherable
 
 from geolid.layers.geo_conditioning import GeoBranch
+from geolid.lid.espnet_model import Encoded, LIDModel, class_scores
+
+__all__ = ["ESPnetLIDUpstreamConditionModel", "Encoded", "LOSS_ALIAS_PREFIX"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +32,9 @@ logger = logging.getLogger(__name__)
 LOSS_ALIAS_PREFIX = "frontend.upstream.upstream.model.encoder.aamsoftmax_loss."
 
 
-@dataclass
-class Encoded:
-    lang_embd: torch.Tensor                 # (B, D)
-    geo_preds: Dict[int, torch.Tensor]      # layer -> (B, geo_dim), intermediate
-    feats_lens: torch.Tensor
-
-
-class ESPnetLIDUpstreamConditionModel(ESPnetLIDModel):
-    """See module docstring. Constructor keys are the published ``model_conf``."""
+class ESPnetLIDUpstreamConditionModel(LIDModel):
+    """See module docstring. Constructor keys are the published ``model_conf`` plus
+    ``batch_invariant`` (see :class:`~geolid.lid.espnet_model.LIDModel`)."""
 
     def __init__(
         self,
@@ -58,9 +53,11 @@ class ESPnetLIDUpstreamConditionModel(ESPnetLIDModel):
         cutoff_gradient_from_backbone: bool = False,
         cutoff_gradient_before_condproj: bool = True,
         shared_conditioning_proj: bool = True,
+        batch_invariant: bool = True,
         extract_feats_in_collect_stats: Optional[bool] = None,
     ):
-        super().__init__(frontend, specaug, normalize, encoder, pooling, projector, loss)
+        super().__init__(frontend, specaug, normalize, encoder, pooling, projector, loss,
+                         batch_invariant=batch_invariant)
         if not hasattr(loss, "combine"):
             raise ValueError("model 'upstream_condition' needs loss 'aamsoftmax_sc_topk_lang2vec'")
         if not 0.0 <= inter_lang2vec_loss_weight <= 1.0:
@@ -86,20 +83,7 @@ class ESPnetLIDUpstreamConditionModel(ESPnetLIDModel):
                 cutoff_gradient_from_backbone=cutoff_gradient_from_backbone,
                 apply_condition=apply_intermediate_lang2vec_condition,
             )
-        self._register_load_state_dict_pre_hook(_fold_loss_aliases)
-
-    # ------------------------------------------------------------ encoding
-    def encode(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Encoded:
-        """Waveforms -> language embedding and this call's intermediate geo predictions."""
-        fe = self.frontend.forward_with_geo(speech, speech_lengths)
-        feats, feats_lens = fe.feats, fe.feats_lens
-        if self.specaug is not None and self.training:
-            feats, _ = self.specaug(feats, feats_lens)
-        if self.normalize is not None:
-            feats, _ = self.normalize(feats, feats_lens)
-        frames = self.encode_frame(feats)
-        utt = self.pooling(frames, feat_lengths=feats_lens)
-        return Encoded(self.project_lang_embd(utt), fe.geo_preds, feats_lens)
+        self.register_load_state_dict_pre_hook(_fold_loss_aliases)
 
     def forward(
         self,
@@ -151,16 +135,6 @@ class ESPnetLIDUpstreamConditionModel(ESPnetLIDModel):
         stats["geo_loss_all"] = terms.geo_loss_all.detach()
         return terms.total
 
-    def collect_feats(self, speech: torch.Tensor, speech_lengths: torch.Tensor,
-                      lid_labels: Optional[torch.Tensor] = None, **kwargs) -> Dict[str, torch.Tensor]:
-        """Features for ESPnet's ``--collect_stats`` (recipe stage 4).
-
-        Returns the lengths too: without them ESPnet's statistics treat a padded
-        (T, D) matrix as one vector and fail on batches of unequal lengths.
-        """
-        feats, feats_lengths = self.extract_feats(speech, speech_lengths)
-        return {"feats": feats, "feats_lengths": feats_lengths}
-
     # ------------------------------------------------------------- scoring
     def score(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Everything a user-facing tool needs from one forward pass.
@@ -174,12 +148,12 @@ class ESPnetLIDUpstreamConditionModel(ESPnetLIDModel):
         geo = self.loss.predict_lang2vec(enc.lang_embd)
         if isinstance(self.loss.geo_criterion, torch.nn.BCEWithLogitsLoss):
             geo = torch.sigmoid(geo)
-        scores = self.loss.scores(enc.lang_embd)
+        scores = class_scores(self.loss, enc.lang_embd)
         return {"scores": scores, "lang2vec": geo, "embedding": enc.lang_embd,
                 "pred_lids": scores.argmax(dim=-1), "inter_lang2vec": enc.geo_preds}
 
 
-def _fold_loss_aliases(state_dict, prefix, local_metadata, strict, missing_keys,
+def _fold_loss_aliases(module, state_dict, prefix, local_metadata, strict, missing_keys,
                        unexpected_keys, error_msgs) -> None:
     """Accept published checkpoints: drop ``...encoder.aamsoftmax_loss.*`` aliases.
 

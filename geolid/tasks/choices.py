@@ -21,9 +21,7 @@ from espnet2.asr.specaug.specaug import SpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.layers.global_mvn import GlobalMVN
 from espnet2.layers.utterance_mvn import UtteranceMVN
-from espnet2.lid.espnet_model import ESPnetLIDModel
 from espnet2.spk.encoder.conformer_encoder import MfaConformerEncoder
-from espnet2.spk.encoder.ecapa_tdnn_encoder import EcapaTdnnEncoder
 from espnet2.spk.encoder.identity_encoder import IdentityEncoder
 from espnet2.spk.encoder.rawnet3_encoder import RawNet3Encoder
 from espnet2.spk.encoder.ska_tdnn_encoder import SkaTdnnEncoder
@@ -43,16 +41,20 @@ from espnet2.spk.projector.xvector_projector import XvectorProjector
 from espnet2.train.abs_espnet_model import AbsESPnetModel
 from espnet2.train.class_choices import ClassChoices
 
+from geolid.lid.espnet_model import LIDModel
 from geolid.lid.espnet_model_upstream_condition import ESPnetLIDUpstreamConditionModel
 from geolid.lid.frontend.s3prl_condition import S3prlConditionFrontend
 from geolid.lid.loss.aamsoftmax_sc_topk_lang2vec import AAMSoftmaxSCTopKLang2Vec
+from geolid.lid.masked_ecapa import MaskedEcapaTdnnEncoder
 
-_ENCODERS = dict(ecapa_tdnn=EcapaTdnnEncoder, identity=IdentityEncoder, mfaconformer=MfaConformerEncoder,
+# ``ecapa_tdnn`` and ``espnet`` build ESPnet's classes extended with padding masks
+# (same parameters and state-dict keys): see geolid/lid/masked_ecapa.py, espnet_model.py.
+_ENCODERS = dict(ecapa_tdnn=MaskedEcapaTdnnEncoder, identity=IdentityEncoder, mfaconformer=MfaConformerEncoder,
                  rawnet3=RawNet3Encoder, ska_tdnn=SkaTdnnEncoder, xvector=XvectorEncoder)
 _POOLINGS = dict(chn_attn_stat=ChnAttnStatPooling, mean=MeanPooling, stats=StatsPooling)
 _PROJECTORS = dict(rawnet3=RawNet3Projector, ska_tdnn=SkaTdnnProjector, xvector=XvectorProjector)
 
-model_choices = ClassChoices("model", dict(espnet=ESPnetLIDModel, upstream_condition=ESPnetLIDUpstreamConditionModel),
+model_choices = ClassChoices("model", dict(espnet=LIDModel, upstream_condition=ESPnetLIDUpstreamConditionModel),
                              type_check=AbsESPnetModel, default="espnet")
 frontend_choices = ClassChoices(
     "frontend", dict(asteroid_frontend=AsteroidFrontend, default=DefaultFrontend, fused=FusedFrontends,

@@ -84,6 +84,8 @@ def test_collect_stats_train_and_inference(workdir):
     ref = read_kaldi_map(workdir / "corpus/data/test/utt2lang")
     assert sorted(lids) == sorted(ref) and len(lids) == 15
     assert set(lids.values()) <= {"eng", "spa", "cmn", "swa", "hin"}
+    topk = read_kaldi_map(workdir / "inf/test_lids_topk")
+    assert sorted(topk) == sorted(ref) and all(topk[u].split()[0].split(":")[0] == lids[u] for u in topk)
     embds = np.load(workdir / "inf/test_utt_embds.npz")
     assert sorted(embds.files) == sorted(ref) and embds[sorted(ref)[0]].shape == (8,)
     np.testing.assert_allclose(np.linalg.norm(embds[sorted(ref)[0]]), 1.0, rtol=1e-5)

@@ -148,3 +148,45 @@ def test_model_folder_problems(model_root, tmp_path):
     (copy / EXP_REL / "valid.accuracy.best.pth").unlink()
     with pytest.raises(ModelNotFoundError, match="no .pth"):
         locate_model(str(copy / EXP_REL))
+
+
+def test_classify_batch_named_outputs_and_length_forms(lid):
+    """SpeechBrain-style batch call: padded batch with sample or relative lengths, or
+    a list; named host arrays; each row as if alone."""
+    from geolid.inference.api import BatchOutput
+
+    waves = [noise(1.5, seed=1), noise(0.7, seed=2), noise(2.4, seed=3)]
+    padded = np.zeros((3, 38400), "float32")
+    for i, w in enumerate(waves):
+        padded[i, :len(w)] = w
+    lens = np.array([len(w) for w in waves])
+    out = lid.classify_batch(padded, lens)
+    assert isinstance(out, BatchOutput) and len(out) == 3
+    assert out.probabilities.shape == out.scores.shape == (3, len(lid.languages))
+    assert out.embeddings.shape == (3, 8) and out.geo_vectors.shape == (3, 299)
+    np.testing.assert_allclose(out.probabilities.sum(1), 1.0, rtol=1e-5)
+    assert out.languages == [lid.languages[i] for i in out.probabilities.argmax(1)]
+    relative = lid.classify_batch(padded, lens / 38400.0)
+    as_list = lid.classify_batch(waves)
+    for i, w in enumerate(waves):
+        alone = lid.classify_batch(w[None, :])
+        for other in (out, relative, as_list):
+            np.testing.assert_allclose(other.scores[i], alone.scores[0], atol=1e-4, rtol=1e-4)
+            np.testing.assert_allclose(other.geo_vectors[i], alone.geo_vectors[0], atol=1e-4, rtol=1e-4)
+    with pytest.raises(ValueError, match="relative lengths"):
+        lid.classify_batch(padded, np.array([0.5, 1.5, 1.0]))
+    with pytest.raises(ValueError, match=r"\(batch, samples\)"):
+        lid.classify_batch(padded[0])
+
+
+def test_predictions_do_not_depend_on_batch_size(lid, tmp_path):
+    from geolid.inference.api import InferenceOptions
+
+    paths = [str(write(tmp_path / f"{i}.wav", noise(0.6 + 0.37 * i, seed=i))) for i in range(10)]
+    one = lid.predict(paths, locate=False, options=InferenceOptions(batch_size=1))
+    eight = lid.predict(paths, locate=False, options=InferenceOptions(batch_size=8))
+    for a, b in zip(one, eight):
+        assert a.language == b.language
+        assert [s.code for s in a.top_k] == [s.code for s in b.top_k]
+        np.testing.assert_allclose([s.probability for s in a.top_k], [s.probability for s in b.top_k],
+                                   atol=1e-4)

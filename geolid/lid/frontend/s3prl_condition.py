@@ -12,9 +12,13 @@ on it (docs/architecture.md, "Model" and "Frame conventions"):
    but the last, and the last layer's output after the final LayerNorm (the
    transformers 4.x ``output_hidden_states`` semantics the models were trained on);
 3. frame lengths: the branches pool over the encoder's own valid frames, while the
-   features use s3prl's ``(samples - 1) // 320 + 1`` frames, the hidden states
-   being padded to that length by repeating the last frame
-   (``frame_length_convention: s3prl``, the published behaviour). The cleaner
+   features use s3prl's ``(samples - 1) // 320 + 1`` frames (one or two more)
+   (``frame_length_convention: s3prl``, the published count). The extra frames
+   repeat the utterance's *own* last valid encoder frame, as in a
+   single-utterance run, so a padded batch gives each utterance its frames alone
+   (``batch_invariant``, set by the model). The published code repeated the last
+   frame of the padded batch tensor instead, so a shorter utterance got encoder
+   outputs at padded positions (``batch_invariant: false`` reproduces it). The
    ``encoder`` convention uses the encoder's valid frames throughout;
 4. a softmax-weighted sum over all hidden states (weights initialised to zero).
 
@@ -98,6 +102,21 @@ class HFWav2Vec2Upstream(nn.Module):
     def num_layers(self) -> int:
         return len(self.model.encoder.layers)
 
+    def train(self, mode: bool = True) -> "HFWav2Vec2Upstream":
+        """Also tell HF when ESPnet's ``--freeze_param`` froze the conv feature encoder.
+
+        HF's conv feature encoder marks its input as requiring grad in training
+        unless frozen through ``freeze_feature_encoder()``; ESPnet freezes by
+        setting ``requires_grad`` on the parameters, so without this a full
+        (useless) backward would still run through the conv stack. The trainer
+        calls ``train()`` at every epoch start, after freezing.
+        """
+        super().train(mode)
+        conv_params = list(self.model.feature_extractor.parameters())
+        if mode and conv_params and not any(p.requires_grad for p in conv_params):
+            self.model.freeze_feature_encoder()
+        return self
+
     def encoder_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         return self.model._get_feat_extract_output_lengths(lengths).to(torch.long)
 
@@ -108,11 +127,6 @@ class HFWav2Vec2Upstream(nn.Module):
         attention_mask = (torch.arange(wavs.size(1), device=wavs.device)[None, :]
                           < lengths[:, None]).long()
         enc_lens = self.encoder_lengths(lengths)
-        # HF's conv feature encoder marks its input as requiring grad in training
-        # unless told it is frozen; with ESPnet's --freeze_param on it, that would
-        # still run a full (useless) backward through the conv stack.
-        conv = self.model.feature_extractor
-        conv._requires_grad = any(p.requires_grad for p in conv.parameters())
         hidden: List[torch.Tensor] = []
         layers = self.model.encoder.layers
         # Recording hooks are added per call, after the conditioning hooks, so they
@@ -143,11 +157,27 @@ class _S3prlNesting(nn.Module):
 
 
 def match_length(hidden: torch.Tensor, target: int) -> torch.Tensor:
-    """Pad (repeat the last frame) or cut ``hidden`` (B, T, C) to ``target`` frames."""
+    """Pad (repeat the last frame of the *batch tensor*) or cut ``hidden`` (B, T, C)
+    to ``target`` frames: s3prl's rule, the published batch-dependent behaviour."""
     t = hidden.size(1)
     if t < target:
         return torch.cat([hidden, hidden[:, -1:].expand(-1, target - t, -1)], dim=1)
     return hidden[:, :target]
+
+
+def frames_as_alone(hidden: torch.Tensor, valid: torch.Tensor, target: int) -> torch.Tensor:
+    """``target`` frames of ``hidden`` (B, T, C) as each utterance gets them alone.
+
+    Frame t of utterance b is ``hidden[b, min(t, valid[b] - 1)]``: an utterance's
+    frames beyond its ``valid`` encoder frames repeat its own last valid frame,
+    which is what :func:`match_length` gives a single-utterance run (there the
+    last frame of the tensor *is* the last valid frame). A gather, so the lengths
+    stay tensors (export-clean).
+    """
+    steps = torch.arange(target, device=hidden.device)[None, :]
+    last = (valid.to(hidden.device) - 1).clamp(min=0)[:, None]
+    index = torch.minimum(steps, last)                                  # (B, target)
+    return torch.gather(hidden, 1, index.unsqueeze(-1).expand(-1, -1, hidden.size(2)))
 
 
 class S3prlConditionFrontend(AbsFrontend):
@@ -163,6 +193,11 @@ class S3prlConditionFrontend(AbsFrontend):
         load_pretrained_weights: False builds the architecture only (the task sets
             this when a checkpoint will provide the weights).
     """
+
+    # Give each utterance of a padded batch exactly the frames it gets alone
+    # (docs/batching.md). The LID model sets this from model_conf.batch_invariant;
+    # False reproduces the published batch-dependent frames.
+    batch_invariant: bool = True
 
     def __init__(
         self,
@@ -220,19 +255,32 @@ class S3prlConditionFrontend(AbsFrontend):
             return torch.div(lengths - 1, S3PRL_DOWNSAMPLE, rounding_mode="floor") + 1
         return encoder_lens
 
+    def feature_frames(self, num_samples: int, num_encoder_frames: int) -> int:
+        """Frames of the padded feature tensor, from shapes only (export-clean)."""
+        if self.frame_length_convention == "s3prl":
+            return (num_samples - 1) // S3PRL_DOWNSAMPLE + 1
+        return num_encoder_frames
+
     def forward_with_geo(self, wavs: torch.Tensor, lengths: torch.Tensor,
                          return_hidden_states: bool = False) -> FrontendOutput:
         lengths = lengths.to(wavs.device)
         hidden, enc_lens, geo_preds = self.hf(wavs, lengths)
         feats_lens = self.feature_lengths(lengths, enc_lens)
-        target = int(feats_lens.max())
-        matched = [match_length(h, target) for h in hidden]
+        # The weighted sum is per frame, so it commutes with the frame selection
+        # below; summing first selects one tensor instead of one per layer.
         if self.layer >= 0:
-            feats = matched[self.layer]
+            summed = hidden[self.layer]
         elif self.multilayer_feature:
-            feats = self.featurizer(matched)
+            summed = self.featurizer(hidden)
         else:
-            feats = matched[-1]
+            summed = hidden[-1]
+        if self.batch_invariant:
+            feats = frames_as_alone(summed, enc_lens,
+                                    self.feature_frames(wavs.size(1), summed.size(1)))
+        else:
+            # Published: pad the batch tensor by its last frame to the longest
+            # utterance's length (shorter utterances get padded-position frames).
+            feats = match_length(summed, int(feats_lens.max()))
         return FrontendOutput(feats, feats_lens, geo_preds, enc_lens,
                               hidden if return_hidden_states else None)
 
