@@ -22,6 +22,7 @@ from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
 
 from geolid.layers.geo_conditioning import GeoBranch
+from geolid.tasks.checkpoint import CheckpointError, UnsafeCheckpointError, load_state_file  # noqa: F401
 from geolid.tasks.choices import (encoder_choices, encoder_condition_choices, frontend_choices,
                                   loss_choices, model_choices, normalize_choices, pooling_choices,
                                   pooling_condition_choices, projector_choices,
@@ -147,8 +148,7 @@ def build_model_from_args(args: argparse.Namespace, model_file=None, device: str
         args.frontend_conf = dict(args.frontend_conf or {}, load_pretrained_weights=False)
     model = build_model(args)
     if model_file is not None:
-        state = torch.load(model_file, map_location="cpu", weights_only=False)
-        state = state.get("module", state) if isinstance(state, dict) else state
+        state = load_state_file(model_file, mmap=False)
         load_state_dict_strict(model, state, str(model_file))
     return model.to(device), args
 
