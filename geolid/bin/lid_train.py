@@ -4,6 +4,7 @@
 Same options as ``espnet2.bin.lid_train`` (``--config``, ``--train_data_path_and_name_and_type``,
 ``--ngpu``, ``--collect_stats``, ...), plus the choices geolid registers.
 """
+from geolid.tasks.checkpoint import install_safe_init_param
 from geolid.tasks.lid import GeoLIDTask
 
 
@@ -12,6 +13,7 @@ def get_parser():
 
 
 def main(cmd=None):
+    install_safe_init_param()  # --init_param files are read as weights only, never unpickled
     GeoLIDTask.main(cmd=cmd)
 
 

@@ -10,11 +10,12 @@ model each give an error naming the key, the choices or the mismatched weights.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import inspect
 import logging
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Iterator, Optional, Tuple, Union
 
 import torch
 import yaml
@@ -22,6 +23,7 @@ from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
 
 from geolid.layers.geo_conditioning import GeoBranch
+from geolid.tasks.checkpoint import CheckpointError, UnsafeCheckpointError, load_state_file  # noqa: F401
 from geolid.tasks.choices import (encoder_choices, encoder_condition_choices, frontend_choices,
                                   loss_choices, model_choices, normalize_choices, pooling_choices,
                                   pooling_condition_choices, projector_choices,
@@ -70,23 +72,23 @@ def build_component(choices: ClassChoices, name: Optional[str], conf: Optional[d
 
 
 def build_model(args: argparse.Namespace) -> torch.nn.Module:
-    frontend = build_component(frontend_choices, args.frontend, _conf(args, "frontend"))
+    frontend = build_component(frontend_choices, args.frontend, component_conf(args, "frontend"))
     input_size = frontend.output_size() if frontend is not None else args.input_size
     if input_size is None:
         raise ConfigError("no frontend and no --input_size: the feature dimension is unknown")
-    specaug = build_component(specaug_choices, getattr(args, "specaug", None), _conf(args, "specaug"))
+    specaug = build_component(specaug_choices, getattr(args, "specaug", None), component_conf(args, "specaug"))
     normalize = build_component(normalize_choices, getattr(args, "normalize", None),
-                                _conf(args, "normalize"))
-    encoder = build_component(encoder_choices, args.encoder, _conf(args, "encoder"), input_size=input_size)
-    pooling = build_component(pooling_choices, args.pooling, _conf(args, "pooling"),
+                                component_conf(args, "normalize"))
+    encoder = build_component(encoder_choices, args.encoder, component_conf(args, "encoder"), input_size=input_size)
+    pooling = build_component(pooling_choices, args.pooling, component_conf(args, "pooling"),
                               input_size=encoder.output_size())
-    projector = build_component(projector_choices, args.projector, _conf(args, "projector"),
+    projector = build_component(projector_choices, args.projector, component_conf(args, "projector"),
                                 input_size=pooling.output_size())
     lang_num = getattr(args, "lang_num", None) or _count_languages(getattr(args, "lang2utt", None))
-    loss = build_component(loss_choices, args.loss, _conf(args, "loss"),
+    loss = build_component(loss_choices, args.loss, component_conf(args, "loss"),
                            nout=projector.output_size(), nclasses=lang_num)
     model_name = getattr(args, "model", None) or "espnet"
-    model_conf = _conf(args, "model")
+    model_conf = component_conf(args, "model")
     extra = {}
     if model_name == "upstream_condition":
         layers = model_conf.get("lang2vec_conditioning_layers", [32, 36, 40, 44])
@@ -102,14 +104,14 @@ def build_model(args: argparse.Namespace) -> torch.nn.Module:
 def build_branch(args: argparse.Namespace, hidden_size: int, loss) -> GeoBranch:
     frame_encoder = build_component(encoder_condition_choices,
                                     getattr(args, "encoder_condition", None) or "identity",
-                                    _conf(args, "encoder_condition"), input_size=hidden_size)
+                                    component_conf(args, "encoder_condition"), input_size=hidden_size)
     pooling = build_component(pooling_condition_choices,
                               getattr(args, "pooling_condition", None) or "chn_attn_stat",
-                              _conf(args, "pooling_condition"),
+                              component_conf(args, "pooling_condition"),
                               input_size=frame_encoder.output_size())
     projector = build_component(projector_condition_choices,
                                 getattr(args, "projector_condition", None) or "rawnet3",
-                                _conf(args, "projector_condition"),
+                                component_conf(args, "projector_condition"),
                                 input_size=pooling.output_size())
     return GeoBranch(frame_encoder, pooling, projector, geo_dim=loss.lang2vec_head[0].out_features)
 
@@ -141,19 +143,53 @@ def build_model_from_file(
 
 def build_model_from_args(args: argparse.Namespace, model_file=None, device: str = "cpu"
                           ) -> Tuple[torch.nn.Module, argparse.Namespace]:
-    """Like :func:`build_model_from_file`, from an already loaded config."""
+    """Like :func:`build_model_from_file`, from an already loaded config.
+
+    With a ``model_file`` the architecture is built with its parameters on the
+    meta device (no memory, no random init: most of a 1B model's build time)
+    and the memory-mapped checkpoint tensors are assigned in their place, so
+    loading costs about the checkpoint's size in memory and a plain
+    ``torch.load``'s time.
+    """
     args = copy.deepcopy(args)
-    if model_file is not None and getattr(args, "frontend", None) == "s3prl_condition":
+    if model_file is None:
+        return build_model(args).to(device), args
+    if getattr(args, "frontend", None) == "s3prl_condition":
         args.frontend_conf = dict(args.frontend_conf or {}, load_pretrained_weights=False)
-    model = build_model(args)
-    if model_file is not None:
-        state = torch.load(model_file, map_location="cpu", weights_only=False)
-        state = state.get("module", state) if isinstance(state, dict) else state
-        load_state_dict_strict(model, state, str(model_file))
+    state = load_state_file(model_file, mmap=True)
+    with parameters_on_meta():
+        model = build_model(args)
+    load_state_dict_strict(model, state, str(model_file), assign=True)
     return model.to(device), args
 
 
-def _conf(args: argparse.Namespace, group: str) -> dict:
+@contextlib.contextmanager
+def parameters_on_meta() -> Iterator[None]:
+    """Create every ``nn.Parameter`` on the meta device; buffers stay real.
+
+    Building under ``torch.device("meta")`` would put buffers on meta too, and a
+    non-persistent buffer (not in any checkpoint) would then have no value;
+    here buffers are computed as usual and only the parameters, which the
+    checkpoint replaces, cost nothing. Same approach as accelerate's
+    ``init_empty_weights(include_buffers=False)`` (accelerate is not a
+    dependency). It patches ``nn.Module.register_parameter`` for the duration,
+    so do not build other models in other threads meanwhile.
+    """
+    register = torch.nn.Module.register_parameter
+
+    def register_on_meta(module, name, param):
+        if type(param) is torch.nn.Parameter and param.device.type != "meta":
+            param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register(module, name, param)
+
+    torch.nn.Module.register_parameter = register_on_meta
+    try:
+        yield
+    finally:
+        torch.nn.Module.register_parameter = register
+
+
+def component_conf(args: argparse.Namespace, group: str) -> dict:
     """``args.<group>_conf`` as a dict; configs may leave it out (ESPnet defaults it to {})."""
     value = getattr(args, f"{group}_conf", None)
     if value is not None and not isinstance(value, dict):
@@ -169,10 +205,17 @@ def _count_languages(lang2utt: Optional[str]) -> Optional[int]:
     return None
 
 
-def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str = "checkpoint") -> None:
-    """``load_state_dict(strict=True)`` with an error that lists what does not fit."""
+def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str = "checkpoint",
+                           assign: bool = False) -> None:
+    """``load_state_dict(strict=True)`` with an error that lists what does not fit.
+
+    ``assign=True`` puts the checkpoint's tensors themselves into the model (for
+    a model built by :func:`parameters_on_meta`); parameters the model shares
+    between modules stay shared, and a tensor the checkpoint stores in another
+    dtype is converted to the model's.
+    """
     state = dict(state)
-    own = model.state_dict()
+    own = model.state_dict(keep_vars=True)
     shape_errors = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}"
                     for k, v in state.items()
                     if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
@@ -183,7 +226,11 @@ def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str = "c
             + "\nCheck that config.yaml (lang_num / lang2utt, projector sizes, encoder size) "
               "is the one the checkpoint was trained with."
         )
-    result = model.load_state_dict(state, strict=False)
+    if assign:
+        state = {k: v.to(own[k].dtype) if k in own and torch.is_tensor(v) and v.is_floating_point()
+                 and own[k].is_floating_point() else v for k, v in state.items()}
+        shared = _shared_parameters(model)
+    result = model.load_state_dict(state, strict=False, assign=assign)
     missing, unexpected = list(result.missing_keys), list(result.unexpected_keys)
     if missing or unexpected:
         def show(keys):
@@ -196,3 +243,26 @@ def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str = "c
         msg += ("\nCommon causes: shared_conditioning_proj or lang2vec_conditioning_layers "
                 "differ between config and checkpoint, or the checkpoint is from another model.")
         raise CheckpointMismatchError(msg)
+    if assign:
+        _retie(model, shared)
+        on_meta = [n for n, t in list(model.named_parameters()) + list(model.named_buffers())
+                   if t.device.type == "meta"]
+        if on_meta:  # only if a module registers tensors outside its state dict
+            raise CheckpointMismatchError(f"{source}: no value for {on_meta[:10]} after loading")
+
+
+def _shared_parameters(model: torch.nn.Module) -> list:
+    """Groups of names under which one Parameter object is registered (tied weights)."""
+    names: dict = {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        names.setdefault(id(p), []).append(name)
+    return [group for group in names.values() if len(group) > 1]
+
+
+def _retie(model: torch.nn.Module, shared: list) -> None:
+    """``assign=True`` gives each name its own tensor; tie the groups again."""
+    for first, *others in shared:
+        param = model.get_parameter(first)
+        for name in others:
+            owner, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(owner), attr, param)

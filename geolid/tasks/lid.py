@@ -60,7 +60,7 @@ class GeoLIDTask(LIDTask):
         if not args.use_preprocessor:
             return None
         return build.build_component(preprocessor_choices, args.preprocessor,
-                                     build._conf(args, "preprocessor"), train=train, lang2utt=args.lang2utt)
+                                     build.component_conf(args, "preprocessor"), train=train, lang2utt=args.lang2utt)
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> torch.nn.Module:
