@@ -4,7 +4,7 @@ import os
 import pytest
 import torch
 
-from geolid.lid.tiny import make_experiment
+from geolid.demo.tiny import make_experiment
 from geolid.tasks.build import build_model_from_file
 from geolid.tasks.checkpoint import (CheckpointError, UnsafeCheckpointError, install_safe_init_param,
                                      load_pretrained_model, load_state_file)
