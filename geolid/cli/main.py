@@ -18,6 +18,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from geolid.cli.output_store import OutputRefused
 from geolid.cli.predict import EXIT_OK, EXIT_USAGE, UsageError, add_predict_parser
 
 
@@ -114,7 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     try:
         return args.func(args)
-    except (UsageError, ModelNotFoundError, AudioError) as e:
+    except (UsageError, ModelNotFoundError, AudioError, OutputRefused) as e:
         print(f"geolid {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
