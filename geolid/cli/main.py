@@ -112,9 +112,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run(args)
     from geolid.inference.audio import AudioError
     from geolid.inference.hub import ModelNotFoundError
+    from geolid.inference.model_errors import ModelError
 
     try:
         return args.func(args)
+    except ModelError as e:
+        if args.verbose:
+            logging.getLogger("geolid").debug("details:\n%s", e.details or "", exc_info=True)
+        print(f"geolid {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (UsageError, ModelNotFoundError, AudioError, OutputRefused) as e:
         print(f"geolid {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -129,6 +129,7 @@ def run_predict(args) -> int:
         raise UsageError("--top-k must be >= 1")
     if args.reject_below is not None and not 0 <= args.reject_below <= 1:
         raise UsageError("--reject-below must be a probability in [0, 1]")
+    _check_options(args)
     fmt = args.format or (format_for_path(args.out) if args.out else None) or "table"
     truth = _read_truth(args.utt2lang) if args.utt2lang else None
 
@@ -177,9 +178,16 @@ def _run_inputs(args, pairs, done, fmt, identity, store):
 
     from geolid.inference.api import GeoLID, InferenceOptions  # torch + ESPnet: only now
 
-    model = GeoLID.from_pretrained(args.model, device=args.device, dtype=args.dtype,
-                                   quantize=None if args.quantize == "none" else args.quantize,
-                                   revision=args.revision)
+    from geolid.inference.model_errors import ModelError
+
+    try:
+        model = GeoLID.from_pretrained(args.model, device=args.device, dtype=args.dtype,
+                                       quantize=None if args.quantize == "none" else args.quantize,
+                                       revision=args.revision)
+    except ModelError:
+        raise
+    except ValueError as e:  # option combinations the model cannot run with
+        raise UsageError(str(e)) from None
     options = InferenceOptions(window=args.window, overlap=args.overlap, vad=args.vad,
                                batch_size=args.batch_size)
     out = store.stream() if store else sys.stdout
@@ -219,6 +227,15 @@ def _predictions(model, todo, args, options) -> Iterator[List[Prediction]]:
             yield [preds[k] for k, _ in part]
     finally:
         bar.close()
+
+
+def _check_options(args) -> None:
+    if not args.window > 0:
+        raise UsageError(f"--window must be > 0 seconds, got {args.window}")
+    if not args.vad and not 0 <= args.overlap < args.window:  # --vad windows do not overlap
+        raise UsageError(f"--overlap must be >= 0 and below --window ({args.window}), got {args.overlap}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
 
 
 def _check_unique(pairs: List[Tuple[str, str]]) -> None:
