@@ -60,6 +60,9 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--overlap", type=float, default=5.0, help="window overlap, seconds (default 5)")
     p.add_argument("--vad", action="store_true",
                    help="cut long files at pauses (energy VAD) instead of fixed overlapping windows")
+    p.add_argument("--min-duration", type=float, default=None, metavar="S",
+                   help="inputs shorter than S seconds get an error record instead of a guess "
+                        "(default: the measured minimum, see docs/cli.md; 0 turns it off)")
     p.add_argument("--segments", action="store_true", help="report each window's language")
     p.add_argument("--reject-below", type=float, metavar="P",
                    help="label an input 'unknown' when its top probability is below P")
@@ -190,6 +193,8 @@ def _run_inputs(args, pairs, done, fmt, identity, store):
         raise UsageError(str(e)) from None
     options = InferenceOptions(window=args.window, overlap=args.overlap, vad=args.vad,
                                batch_size=args.batch_size)
+    if args.min_duration is not None:
+        options.min_duration = args.min_duration
     out = store.stream() if store else sys.stdout
     writer = Writer(out, fmt, args.top_k, model=args.model, include_geo_vector=args.geo_vector)
     for chunk in _predictions(model, todo, args, options):
@@ -234,6 +239,8 @@ def _check_options(args) -> None:
         raise UsageError(f"--window must be > 0 seconds, got {args.window}")
     if not args.vad and not 0 <= args.overlap < args.window:  # --vad windows do not overlap
         raise UsageError(f"--overlap must be >= 0 and below --window ({args.window}), got {args.overlap}")
+    if args.min_duration is not None and args.min_duration < 0:
+        raise UsageError(f"--min-duration must be >= 0 seconds, got {args.min_duration}")
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
 

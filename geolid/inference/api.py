@@ -31,6 +31,7 @@ from geolid.inference import model_errors
 from geolid.inference.inputs import as_inputs
 from geolid.inference.model_errors import ModelError, check_config_keys, check_finite_weights
 from geolid.inference.numerics import checked_auto_dtype, finite, nonfinite_error
+from geolid.inference.short_inputs import MIN_DURATION, short_input_error
 from geolid.inference.results import UNKNOWN, LanguageScore, Location, Prediction, Segment, language_name
 from geolid.inference.windowing import Window, aggregate, windows_for, windows_for_array
 
@@ -71,6 +72,7 @@ class InferenceOptions:
     # padded-batch outputs differ slightly from single runs), 8 on GPU.
     batch_size: Optional[int] = None
     batch_seconds: float = DEFAULT_BATCH_SECONDS  # padded audio per batch
+    min_duration: float = MIN_DURATION  # seconds; shorter inputs get an error, not a guess
 
 
 class GeoLID:
@@ -232,7 +234,9 @@ class GeoLID:
         sources: List[_Source] = []
         for key, x in chunk:
             try:
-                sources.append(self._prepare(key, x, sample_rate, options))
+                src = self._prepare(key, x, sample_rate, options)
+                src.error = short_input_error(src.n_samples, options.min_duration)  # safety
+                sources.append(src)
             except AudioError as e:
                 sources.append(_Source(key, str(x) if isinstance(x, (str, os.PathLike)) else None,
                                        error=e.reason))
