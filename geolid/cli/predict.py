@@ -50,7 +50,8 @@ def add_predict_parser(sub) -> None:
                         "program's file, another model's results) instead of refusing")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-                   help="autocast dtype (auto: bf16 on GPU, fp32 on CPU)")
+                   help="autocast dtype (auto: fp32 on CPU; bf16 on a GPU with bf16 support once a probe "
+                        "agrees with fp32, else fp32; never fp16. See docs/cli.md)")
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
                    help="int8: dynamic int8 encoder linear layers (CPU only; see docs/cli.md)")
     p.add_argument("--batch-size", type=int, default=None,

@@ -99,7 +99,8 @@ class GeoLID:
         folder or ``.pth`` file.
 
         ``device``: "cpu", "cuda", "cuda:1", ... (default: cuda if available).
-        ``dtype``: "auto" (bf16 autocast on GPU, fp32 on CPU), "float32",
+        ``dtype``: "auto" (fp32 on CPU; bf16 autocast on a bf16 GPU once a probe
+        agrees with fp32, else fp32; see :mod:`geolid.inference.numerics`), "float32",
         "bfloat16" or "float16". ``quantize="int8"``: dynamic int8 encoder (CPU).
         Offline and not cached, raises :class:`~geolid.inference.hub.ModelNotFoundError`
         naming the command that fetches the model.
