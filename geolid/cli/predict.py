@@ -181,7 +181,6 @@ def _run_inputs(args, pairs, done, fmt, identity, store):
         return collected, failed, 0
 
     from geolid.inference.api import GeoLID, InferenceOptions  # torch + ESPnet: only now
-
     from geolid.inference.model_errors import ModelError
 
     try:
