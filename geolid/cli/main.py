@@ -18,6 +18,7 @@ import logging
 import sys
 from typing import List, Optional
 
+from geolid.cli.output_store import OutputRefused
 from geolid.cli.predict import EXIT_OK, EXIT_USAGE, UsageError, add_predict_parser
 
 
@@ -111,10 +112,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run(args)
     from geolid.audio import AudioError
     from geolid.inference.hub import ModelNotFoundError
+    from geolid.inference.model_errors import ModelError
 
     try:
         return args.func(args)
-    except (UsageError, ModelNotFoundError, AudioError) as e:
+    except ModelError as e:
+        if args.verbose:
+            logging.getLogger("geolid").debug("details:\n%s", e.details or "", exc_info=True)
+        print(f"geolid {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (UsageError, ModelNotFoundError, AudioError, OutputRefused) as e:
         print(f"geolid {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -2,19 +2,20 @@
 
 Inputs are files, folders (searched recursively for audio) or a Kaldi ``wav.scp``.
 With ``--out results.jsonl`` each record is appended and flushed as its chunk of
-inputs finishes; a rerun skips the keys already there (a half-written last line
-from an interrupted run is cut off first). Bad inputs are recorded (``error``),
+inputs finishes; a rerun skips the keys already there. What is resumed, repaired
+or refused, and the lock against concurrent runs: :mod:`geolid.cli.output_store`.
+Bad inputs are recorded (``error``),
 the run goes on, and they are listed on stderr at the end (exit status 1).
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from geolid.cli.formats import FORMATS, Writer, format_for_path
+from geolid.cli.output_store import OutputStore
 from geolid.inference.results import Prediction
 
 EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
@@ -42,10 +43,15 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--top-k", type=int, default=5, help="languages to list per input (default 5)")
     p.add_argument("--format", choices=FORMATS,
                    help="output format (default: from --out's extension, else table)")
-    p.add_argument("--out", help="write here instead of stdout; a .jsonl file is resumable")
+    p.add_argument("--out", help="write here instead of stdout; a .jsonl file is resumable "
+                                 "(only our own records of the same model; see docs/cli.md)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --out that is not resumable by this run (another "
+                        "program's file, another model's results) instead of refusing")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
-                   help="autocast dtype (auto: bf16 on GPU, fp32 on CPU)")
+                   help="autocast dtype (auto: fp32 on CPU; bf16 on a GPU with bf16 support once a probe "
+                        "agrees with fp32, else fp32; never fp16. See docs/cli.md)")
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
                    help="int8: dynamic int8 encoder linear layers (CPU only; see docs/cli.md)")
     p.add_argument("--batch-size", type=int, default=None,
@@ -56,6 +62,9 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--overlap", type=float, default=5.0, help="window overlap, seconds (default 5)")
     p.add_argument("--vad", action="store_true",
                    help="cut long files at pauses (energy VAD) instead of fixed overlapping windows")
+    p.add_argument("--min-duration", type=float, default=None, metavar="S",
+                   help="inputs shorter than S seconds get an error record instead of a guess "
+                        "(default: the measured minimum, see docs/cli.md; 0 turns it off)")
     p.add_argument("--segments", action="store_true", help="report each window's language")
     p.add_argument("--reject-below", type=float, metavar="P",
                    help="label an input 'unknown' when its top probability is below P")
@@ -115,30 +124,6 @@ def _unsupported(value: str) -> Optional[str]:
     return None
 
 
-# ------------------------------------------------------------------ resuming
-def load_done(path: Path) -> Set[str]:
-    """Keys already in a JSONL results file; a truncated last line is removed."""
-    done: Set[str] = set()
-    if not path.exists():
-        return done
-    good_end = 0
-    with path.open("rb") as f:
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break  # written halfway when the run was stopped
-            try:
-                done.add(json.loads(raw)["key"])
-            except (ValueError, KeyError):
-                break
-            good_end += len(raw)
-    if good_end < path.stat().st_size:
-        with path.open("r+b") as f:
-            f.truncate(good_end)
-        print(f"geolid: {path}: cut an incomplete record from the end (interrupted run)",
-              file=sys.stderr)
-    return done
-
-
 # ------------------------------------------------------------------- running
 def run_predict(args) -> int:
     pairs = (read_scp(args.scp) if args.scp else []) + expand_inputs(args.inputs)
@@ -149,49 +134,81 @@ def run_predict(args) -> int:
         raise UsageError("--top-k must be >= 1")
     if args.reject_below is not None and not 0 <= args.reject_below <= 1:
         raise UsageError("--reject-below must be a probability in [0, 1]")
+    _check_options(args)
     fmt = args.format or (format_for_path(args.out) if args.out else None) or "table"
     truth = _read_truth(args.utt2lang) if args.utt2lang else None
 
-    resume = bool(args.out) and fmt == "jsonl"
-    done = load_done(Path(args.out)) if resume else set()
-    todo = [(k, v) for k, v in pairs if k not in done]
-    if done:
-        print(f"geolid: resuming: {len(pairs) - len(todo)} of {len(pairs)} inputs already in "
-              f"{args.out}", file=sys.stderr)
-    if not todo:
-        return EXIT_OK
-
-    from geolid.inference.api import GeoLID, InferenceOptions  # torch + ESPnet: only now
-
-    model = GeoLID.from_pretrained(args.model, device=args.device, dtype=args.dtype,
-                                   quantize=None if args.quantize == "none" else args.quantize,
-                                   revision=args.revision)
-    options = InferenceOptions(window=args.window, overlap=args.overlap, vad=args.vad,
-                               batch_size=args.batch_size)
-    collected: List[Prediction] = []
-    failed: List[Prediction] = []
-    with _open_out(args.out, fmt, resume) as out:
-        writer = Writer(out, fmt, args.top_k, model=args.model, include_geo_vector=args.geo_vector,
-                        header=not (resume and done))
-        for chunk in _predictions(model, todo, args, options):
-            writer.write(chunk)
-            if resume:
-                out.flush()
-                os.fsync(out.fileno())
-            failed.extend(p for p in chunk if p.error)
-            if args.map or truth is not None:
-                collected.extend(chunk)
-        writer.close()
+    identity = _model_identity(args)
+    store = OutputStore(args.out, fmt, identity, overwrite=args.overwrite) if args.out else None
+    done = store.open() if store else set()
+    try:
+        collected, failed, n_todo = _run_inputs(args, pairs, done, fmt, identity, store)
+    except BaseException:
+        if store:
+            store.close(failed=True)
+        raise
+    if store:
+        store.close()
     if truth is not None:
         _report_accuracy(collected, truth)
     if args.map:
         _draw_map(collected, truth, args.map)
     if failed:
-        print(f"geolid: {len(failed)} of {len(todo)} input(s) failed:", file=sys.stderr)
+        print(f"geolid: {len(failed)} of {n_todo} input(s) failed:", file=sys.stderr)
         for p in failed:
             print(f"  {p.key}: {p.error}", file=sys.stderr)
         return EXIT_FAILED_INPUTS
     return EXIT_OK
+
+
+def _model_identity(args):
+    """Name + weights sha256 of --model, before any heavy import (resume checks need it)."""
+    from geolid.inference.hub import locate_model
+    from geolid.inference.model_identity import model_identity
+
+    files = locate_model(args.model, revision=args.revision)
+    return model_identity(args.model, files.model)
+
+
+def _run_inputs(args, pairs, done, fmt, identity, store):
+    """Predict the inputs not yet ``done`` and write them; (kept, failed, n run)."""
+    todo = [(k, v) for k, v in pairs if k not in done]
+    if done:
+        print(f"geolid: resuming: {len(pairs) - len(todo)} of {len(pairs)} inputs already in "
+              f"{args.out}", file=sys.stderr)
+    collected: List[Prediction] = []
+    failed: List[Prediction] = []
+    if not todo:
+        return collected, failed, 0
+
+    from geolid.inference.api import GeoLID, InferenceOptions  # torch + ESPnet: only now
+    from geolid.inference.model_errors import ModelError
+
+    try:
+        model = GeoLID.from_pretrained(args.model, device=args.device, dtype=args.dtype,
+                                       quantize=None if args.quantize == "none" else args.quantize,
+                                       revision=args.revision)
+    except ModelError:
+        raise
+    except ValueError as e:  # option combinations the model cannot run with
+        raise UsageError(str(e)) from None
+    options = InferenceOptions(window=args.window, overlap=args.overlap, vad=args.vad,
+                               batch_size=args.batch_size)
+    if args.min_duration is not None:
+        options.min_duration = args.min_duration
+    out = store.stream() if store else sys.stdout
+    writer = Writer(out, fmt, args.top_k, model=args.model, include_geo_vector=args.geo_vector)
+    for chunk in _predictions(model, todo, args, options):
+        for p in chunk:
+            p.model = identity.to_dict()
+        writer.write(chunk)
+        if store:
+            store.flush()
+        failed.extend(p for p in chunk if p.error)
+        if args.map or args.utt2lang:
+            collected.extend(chunk)
+    writer.close()
+    return collected, failed, len(todo)
 
 
 def _predictions(model, todo, args, options) -> Iterator[List[Prediction]]:
@@ -218,32 +235,15 @@ def _predictions(model, todo, args, options) -> Iterator[List[Prediction]]:
         bar.close()
 
 
-class _open_out:
-    """stdout, or the --out file (appended to when resuming, else written atomically)."""
-
-    def __init__(self, path: Optional[str], fmt: str, resume: bool):
-        self.path, self.resume = path, resume
-        self._ctx = None
-
-    def __enter__(self):
-        if self.path is None:
-            return sys.stdout
-        if self.resume:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._f = open(self.path, "a", encoding="utf-8")
-            return self._f
-        from geolid.utils.fileio import atomic_write
-
-        self._ctx = atomic_write(self.path)
-        return self._ctx.__enter__()
-
-    def __exit__(self, *exc):
-        if self.path is None:
-            return False
-        if self.resume:
-            self._f.close()
-            return False
-        return self._ctx.__exit__(*exc)
+def _check_options(args) -> None:
+    if not args.window > 0:
+        raise UsageError(f"--window must be > 0 seconds, got {args.window}")
+    if not args.vad and not 0 <= args.overlap < args.window:  # --vad windows do not overlap
+        raise UsageError(f"--overlap must be >= 0 and below --window ({args.window}), got {args.overlap}")
+    if args.min_duration is not None and args.min_duration < 0:
+        raise UsageError(f"--min-duration must be >= 0 seconds, got {args.min_duration}")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
 
 
 def _check_unique(pairs: List[Tuple[str, str]]) -> None:

@@ -27,6 +27,11 @@ import numpy as np
 from geolid.audio import TARGET_SR, AudioError, AudioInfo, audio_info, read_span, to_mono_16k
 from geolid.inference.batching import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_SIZE, collate, plan_batches
 from geolid.inference.hub import DEFAULT_MODEL, ModelFiles, locate_model
+from geolid.inference import model_errors
+from geolid.inference.inputs import as_inputs
+from geolid.inference.model_errors import ModelError, check_config_keys, check_finite_weights
+from geolid.inference.numerics import checked_auto_dtype, finite, nonfinite_error
+from geolid.inference.short_inputs import MIN_DURATION, short_input_error
 from geolid.inference.results import UNKNOWN, LanguageScore, Location, Prediction, Segment, language_name
 from geolid.inference.windowing import Window, aggregate, windows_for, windows_for_array
 
@@ -104,6 +109,7 @@ class InferenceOptions:
     # None: DEFAULT_BATCH_SIZE on GPU, CPU_BATCH_SIZE on CPU (see there).
     batch_size: Optional[int] = None
     batch_seconds: float = DEFAULT_BATCH_SECONDS  # padded audio per batch
+    min_duration: float = MIN_DURATION  # seconds; shorter inputs get an error, not a guess
 
 
 class GeoLID:
@@ -130,7 +136,8 @@ class GeoLID:
         folder or ``.pth`` file.
 
         ``device``: "cpu", "cuda", "cuda:1", ... (default: cuda if available).
-        ``dtype``: "auto" (bf16 autocast on GPU, fp32 on CPU), "float32",
+        ``dtype``: "auto" (fp32 on CPU; bf16 autocast on a bf16 GPU once a probe
+        agrees with fp32, else fp32; see :mod:`geolid.inference.numerics`), "float32",
         "bfloat16" or "float16". ``quantize="int8"``: dynamic int8 encoder (CPU).
         Offline and not cached, raises :class:`~geolid.inference.hub.ModelNotFoundError`
         naming the command that fetches the model.
@@ -150,10 +157,15 @@ class GeoLID:
         conf = files.resolved_config()
         from geolid.tasks.build import build_model_from_args  # torch/ESPnet layers: seconds, only here
 
-        model, _ = build_model_from_args(argparse.Namespace(**conf), files.model, "cpu")
+        # --- safety: one-line model errors, config keys, finite weights (model_errors.py)
+        check_config_keys(conf, files.config)
+        with model_errors.loading(files.model):
+            model, _ = build_model_from_args(argparse.Namespace(**conf), files.model, "cpu")
+        check_finite_weights(model, files.model)
+        # --- end safety
         n_out = model.loss.weight.shape[0] // int(getattr(model.loss, "K", 1))
         if n_out != len(files.languages):
-            raise ValueError(f"{files.model} scores {n_out} languages but {files.lang2utt} lists "
+            raise ModelError(f"{files.model} scores {n_out} languages but {files.lang2utt} lists "
                              f"{len(files.languages)}")
         model.eval()
         if quantize == "int8":
@@ -162,7 +174,10 @@ class GeoLID:
             quantize_int8(model)
         loss_conf = conf.get("loss_conf") or {}
         geo_type = loss_conf.get("lang2vec_type", "geo") if hasattr(model.loss, "predict_lang2vec") else None
-        return cls(model.to(device), files, device=device, dtype=dtype, geo_type=geo_type)
+        lid = cls(model.to(device), files, device=device, dtype=dtype, geo_type=geo_type)
+        if dtype == "auto":  # safety: reduced precision only once checked (numerics.py)
+            lid.dtype = checked_auto_dtype(lid.model, lid.device, lid.dtype)
+        return lid
 
     # --------------------------------------------------------------- public API
     def predict(self, x, sample_rate: Optional[int] = None, top_k: int = 5,
@@ -177,8 +192,7 @@ class GeoLID:
         list in the same order, where bad inputs have ``error`` set.
         ``reject_below``: label ``unknown`` when the top probability is below it.
         """
-        single = not isinstance(x, list)
-        inputs = [x] if single else x
+        inputs, single = as_inputs(x, sample_rate)  # safety: a list of floats is one waveform
         out = list(self.predict_iter(self._keyed(inputs), sample_rate, top_k, reject_below,
                                      segments, locate, options, progress))
         if single:
@@ -195,8 +209,7 @@ class GeoLID:
               options: Optional[InferenceOptions] = None) -> np.ndarray:
         """Language embedding(s): (D,) for one input, (N, D) for a list (D = 192
         for the published models). Long inputs: duration-weighted mean over windows."""
-        single = not isinstance(x, list)
-        inputs = [x] if single else x
+        inputs, single = as_inputs(x, sample_rate)  # safety: a list of floats is one waveform
         rows = []
         for chunk in _chunks(self._keyed(inputs), CHUNK_SOURCES):
             for src in self._run(chunk, sample_rate, options or InferenceOptions()):
@@ -286,7 +299,9 @@ class GeoLID:
         sources: List[_Source] = []
         for key, x in chunk:
             try:
-                sources.append(self._prepare(key, x, sample_rate, options))
+                src = self._prepare(key, x, sample_rate, options)
+                src.error = short_input_error(src.n_samples, options.min_duration)  # safety
+                sources.append(src)
             except AudioError as e:
                 sources.append(_Source(key, str(x) if isinstance(x, (str, os.PathLike)) else None,
                                        error=e.reason))
@@ -319,6 +334,10 @@ class GeoLID:
             return
         out = self.classify_batch([w for _, w in kept_ok])
         for row, ((si, wi), _) in enumerate(kept_ok):
+            if not (finite(out.scores[row]) and finite(out.embeddings[row])
+                    and (out.geo_vectors is None or finite(out.geo_vectors[row]))):
+                sources[si].error = nonfinite_error(self.dtype)  # NaN/inf never becomes a label
+                continue
             sources[si].outputs[wi] = out.window(row)
 
     def _autocast(self):
@@ -395,8 +414,8 @@ def _resolve_dtype(dtype: str, device) -> str:
         raise ValueError(f"dtype must be one of {DTYPES}, got '{dtype}'")
     if dtype != "auto":
         return dtype
-    if device.type == "cuda":
-        return "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+    if device.type == "cuda":  # never float16: it overflows to NaN (numerics.py)
+        return "bfloat16" if torch.cuda.is_bf16_supported() else "float32"
     return "float32"
 
 

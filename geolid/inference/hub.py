@@ -9,14 +9,20 @@ the experiment folder. This module finds all three without importing torch.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import yaml
 
+from geolid.inference.model_errors import read_config
 from geolid.languages import LanguageListError, read_class_order
+
+logger = logging.getLogger(__name__)
+_EPOCH_FILE = re.compile(r"^(\d+)epoch\.pth$")
 
 DEFAULT_MODEL = "espnet/geolid_combined_shared_trainable"
 PUBLISHED_MODELS = (
@@ -147,11 +153,28 @@ def _from_folder(folder: Path, source: str) -> ModelFiles:
 
 
 def _model_file(exp: Path) -> Optional[Path]:
+    """The preferred checkpoint name, else the highest ``<N>epoch.pth``, else any ``.pth``.
+
+    ESPnet's ``keep_nbest_models`` deletes old epoch files, which can leave
+    ``valid.accuracy.best.pth`` a broken link: it is skipped with a warning.
+    """
     for name in MODEL_FILE_PREFERENCE:
-        if (exp / name).is_file():
-            return exp / name
-    others = sorted(p for p in exp.glob("*.pth") if p.name != "checkpoint.pth")
-    return others[-1] if others else None
+        p = exp / name
+        if p.is_file():
+            return p
+        if p.is_symlink():
+            logger.warning("%s is a broken link (to %s); ignoring it", p, os.readlink(p))
+    candidates = []
+    for p in exp.glob("*.pth"):
+        if p.name == "checkpoint.pth" or p.name in MODEL_FILE_PREFERENCE:
+            continue
+        if not p.is_file():
+            logger.warning("%s is a broken link; ignoring it", p)
+            continue
+        m = _EPOCH_FILE.match(p.name)
+        # epochs by number (9epoch before 20epoch), then other names after them
+        candidates.append((1, int(m.group(1)), p.name) if m else (0, 0, p.name))
+    return exp / max(candidates)[2] if candidates else None
 
 
 def _from_experiment(exp: Path, source: str, model: Optional[Path] = None,
@@ -163,8 +186,7 @@ def _from_experiment(exp: Path, source: str, model: Optional[Path] = None,
     if model is None:
         raise ModelNotFoundError(f"{exp}: config.yaml but no .pth weights "
                                  f"(expected {MODEL_FILE_PREFERENCE[0]})")
-    with config.open(encoding="utf-8") as f:
-        conf = yaml.safe_load(f) or {}
+    conf = read_config(config)  # invalid YAML: a one-line ModelError naming the file
     root = root or exp.parent.parent
     roots = _unique([root, exp.parent.parent, exp.parent, exp, Path.cwd()])
     rel = conf.get("lang2utt")

@@ -67,6 +67,7 @@ class Prediction:
     num_windows: int = 0
     segments: Optional[List[Segment]] = None
     geo_vector: Optional[np.ndarray] = None     # (geo_dim,), Python API; JSON on request
+    model: Optional[Dict[str, str]] = None      # {"name", "sha256"} of the weights (CLI records)
     error: Optional[str] = None
 
     @property

@@ -1,2 +1,10 @@
 """The CLI tests use the inference tests' tiny model and audio writers."""
+import pytest
+
 from inference.conftest import EXP_REL, LANGS, lid, model_root, noise, tone, write  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def _weights_hash_cache(tmp_path, monkeypatch):
+    """Keep the weights-hash cache (geolid.inference.model_identity) out of the home folder."""
+    monkeypatch.setenv("GEOLID_CACHE", str(tmp_path / "geolid_cache"))

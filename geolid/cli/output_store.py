@@ -1,0 +1,276 @@
+"""``--out``: files geolid writes, resumes, and refuses to destroy.
+
+Rules (docs/cli.md, "What --out resumes and what it refuses"):
+
+* A ``.jsonl`` results file is resumed only when it is ours: every line that
+  parses is a geolid record (``schema_version``, ``key``, ...) made by the same
+  weights (``model.sha256``) as this run. Anything else (another program's
+  JSONL, a TSV saved as ``.jsonl``, records without a model, another model's
+  records) is refused with a message, unless ``--overwrite`` is given.
+* A line that does not parse in the middle of our file (a damaged record) is
+  reported, moved to ``<out>.damaged`` and its input is run again; every valid
+  record is kept. A half-written last line (an interrupted run) is cut off.
+  Both repairs rewrite the file atomically (temp file + rename).
+* Other formats (tsv, json, table) are written atomically at the end; an
+  existing file is replaced only when it is a geolid output of that format, or
+  with ``--overwrite``.
+* One writer at a time: ``<out>.lock`` is locked (``filelock``, an OS-level
+  lock released when the process ends, even on kill -9) for the whole run; a
+  second run on the same ``--out`` is refused at once rather than interleaving
+  or duplicating records.
+
+Import-light: no torch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, List, Optional, Set
+
+from geolid.inference.model_identity import ModelIdentity
+
+# keys every geolid record has had since schema 1; enough to tell ours from other JSONL
+RECORD_KEYS = frozenset({"schema_version", "key", "language", "probability", "top_k", "error"})
+
+
+class OutputRefused(Exception):
+    """``--out`` names a file we must not append to or replace (or one in use)."""
+
+
+@dataclass
+class ScanResult:
+    """What an existing JSONL results file holds."""
+
+    keep: List[bytes] = field(default_factory=list)       # valid record lines, with "\n"
+    done: Set[str] = field(default_factory=set)           # their keys
+    damaged: List[int] = field(default_factory=list)      # line numbers that do not parse
+    damaged_lines: List[bytes] = field(default_factory=list)
+    foreign: List[int] = field(default_factory=list)      # JSON, but not a geolid record
+    truncated_tail: bool = False                          # half-written last line
+    other_models: List[str] = field(default_factory=list)
+    no_model: int = 0                                     # records without model identity
+    needs_rewrite: bool = False
+
+
+def is_record(obj) -> bool:
+    return (isinstance(obj, dict) and RECORD_KEYS <= obj.keys()
+            and isinstance(obj["schema_version"], int) and isinstance(obj["key"], str))
+
+
+def scan_jsonl(path: Path, identity: ModelIdentity) -> ScanResult:
+    """Classify every line of an existing results file (nothing is changed)."""
+    res = ScanResult()
+    with path.open("rb") as f:
+        lines = f.readlines()
+    for lineno, raw in enumerate(lines, 1):
+        if not raw.strip():
+            res.needs_rewrite = True
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError:  # includes UnicodeDecodeError
+            if lineno == len(lines) and not raw.endswith(b"\n"):
+                res.truncated_tail = True      # the run was stopped while writing it
+            else:
+                res.damaged.append(lineno)
+                res.damaged_lines.append(raw if raw.endswith(b"\n") else raw + b"\n")
+            res.needs_rewrite = True
+            continue
+        if not is_record(obj):
+            res.foreign.append(lineno)
+            continue
+        model = obj.get("model")
+        if not isinstance(model, dict) or "sha256" not in model:
+            res.no_model += 1
+        elif not identity.same_weights(model):
+            desc = f"{model.get('name')} (sha256 {str(model.get('sha256'))[:12]})"
+            if desc not in res.other_models:
+                res.other_models.append(desc)
+        if not raw.endswith(b"\n"):           # complete record, only its newline is missing
+            raw += b"\n"
+            res.needs_rewrite = True
+        res.keep.append(raw)
+        res.done.add(obj["key"])
+    return res
+
+
+def refusal(path: Path, res: ScanResult, identity: ModelIdentity) -> Optional[str]:
+    """Why ``path`` must not be resumed (None if it may be)."""
+    hint = "; choose another --out, or pass --overwrite to replace it"
+    if res.foreign:
+        return (f"{path} holds data that is not geolid results (line {res.foreign[0]} is JSON "
+                f"without the record keys {sorted(RECORD_KEYS)}){hint}")
+    if not res.keep and (res.damaged or res.truncated_tail):
+        return f"{path} is not geolid results (no line is a JSON record){hint}"
+    if len(res.damaged) > len(res.keep):
+        return (f"{path} is mostly unreadable ({len(res.damaged)} damaged lines, "
+                f"{len(res.keep)} records); it is not geolid results{hint}")
+    if res.no_model:
+        return (f"{path}: {res.no_model} record(s) carry no model identity (written by an older "
+                f"geolid or another tool), so resuming could mix models{hint}")
+    if res.other_models:
+        return (f"{path} holds results of another model: {', '.join(res.other_models)}; this run "
+                f"uses {identity.name} (sha256 {identity.sha256[:12]}). Resuming would mix two "
+                f"models' answers{hint}")
+    return None
+
+
+def geolid_output_of(path: Path, fmt: str) -> bool:
+    """Is ``path`` (which exists) a previous geolid output in ``fmt`` (tsv/json)?"""
+    from geolid.cli.formats import tsv_header
+
+    try:
+        if fmt == "tsv":
+            with path.open(encoding="utf-8") as f:
+                return f.readline().rstrip("\n") == tsv_header()
+        if fmt == "json":
+            with path.open(encoding="utf-8") as f:
+                doc = json.load(f)
+            return isinstance(doc, dict) and {"schema_version", "predictions"} <= doc.keys()
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+class OutputStore:
+    """The ``--out`` file of one run: locked, checked, repaired, then written.
+
+    ``open()`` returns the keys already done (resumable JSONL) and a writable
+    text stream; ``close()`` finishes (atomic rename for non-JSONL formats)
+    and releases the lock.
+    """
+
+    def __init__(self, path: os.PathLike, fmt: str, identity: ModelIdentity,
+                 overwrite: bool = False, log: Optional[IO[str]] = None):
+        self.path, self.fmt, self.identity = Path(path), fmt, identity
+        self.overwrite, self._log = overwrite, log
+        self.lock_path = Path(f"{self.path}.lock")
+        self.done: Set[str] = set()
+        self._lock = None
+        self._stream = None
+        self._atomic = None
+
+    @property
+    def log(self) -> IO[str]:
+        return self._log or sys.stderr   # looked up late: tests and callers may swap stderr
+
+    @property
+    def resumable(self) -> bool:
+        return self.fmt == "jsonl"
+
+    # ------------------------------------------------------------ lifecycle
+    def open(self) -> Set[str]:
+        """Take the lock and check the existing file; return the keys already done."""
+        if self.path.is_dir():
+            raise OutputRefused(f"--out {self.path} is a folder; give a file name")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        try:
+            if self.path.exists():
+                self._check_existing()
+        except BaseException:
+            self.release()
+            raise
+        return self.done
+
+    def stream(self) -> IO[str]:
+        """Where records go: appended (JSONL) or a temp file renamed on close."""
+        from geolid.utils.fileio import atomic_write
+
+        if self._stream is None:
+            if self.resumable:
+                self._stream = open(self.path, "a", encoding="utf-8")
+            else:
+                self._atomic = atomic_write(self.path)
+                self._stream = self._atomic.__enter__()
+        return self._stream
+
+    def flush(self) -> None:
+        """Make the records written so far survive a crash (JSONL)."""
+        if self._stream is not None and self.resumable:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
+
+    def close(self, failed: bool = False) -> None:
+        """Finish the file: a failed run keeps the JSONL records, and leaves
+        any other format's previous file untouched."""
+        try:
+            if self._atomic is not None:
+                exc = (RuntimeError, RuntimeError("run failed"), None) if failed else (None,) * 3
+                self._atomic.__exit__(*exc)
+            elif self._stream is not None:
+                self.flush()
+                self._stream.close()
+        finally:
+            self._stream = self._atomic = None
+            self.release()
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> "OutputStore":
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.close(failed=exc_type is not None)
+        return False
+
+    # -------------------------------------------------------------- helpers
+    def _take_lock(self) -> None:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise OutputRefused(
+                f"another geolid run is writing {self.path} (it holds {self.lock_path}); wait "
+                "for it to finish or choose another --out") from None
+        self._lock = lock
+
+    def _check_existing(self) -> None:
+        if self.path.stat().st_size == 0:
+            return
+        if not self.resumable:
+            if not self.overwrite and not geolid_output_of(self.path, self.fmt):
+                raise OutputRefused(
+                    f"{self.path} exists and is not a geolid {self.fmt} output; choose another "
+                    "--out, or pass --overwrite to replace it")
+            return  # replaced atomically when the run ends
+        res = scan_jsonl(self.path, self.identity)
+        why = refusal(self.path, res, self.identity)
+        if why and not self.overwrite:
+            raise OutputRefused(why)
+        if why:  # --overwrite: start afresh
+            print(f"geolid: --overwrite: replacing {self.path}", file=self.log)
+            self._rewrite([])
+            return
+        if res.needs_rewrite:
+            self._repair(res)
+        self.done = res.done
+
+    def _repair(self, res: ScanResult) -> None:
+        if res.damaged:
+            damaged_path = Path(f"{self.path}.damaged")
+            with open(damaged_path, "ab") as f:
+                f.writelines(res.damaged_lines)
+            shown = ", ".join(map(str, res.damaged[:10])) + (" ..." if len(res.damaged) > 10 else "")
+            print(f"geolid: {self.path}: {len(res.damaged)} damaged line(s) skipped (line {shown}); "
+                  f"moved to {damaged_path}, their inputs will be run again; "
+                  f"{len(res.keep)} valid record(s) kept", file=self.log)
+        if res.truncated_tail:
+            print(f"geolid: {self.path}: cut an incomplete record from the end "
+                  "(interrupted run)", file=self.log)
+        self._rewrite(res.keep)
+
+    def _rewrite(self, lines: List[bytes]) -> None:
+        from geolid.utils.fileio import atomic_write
+
+        with atomic_write(self.path, "wb") as f:
+            f.writelines(lines)
