@@ -5,27 +5,27 @@ import numpy as np
 import pytest
 import torch
 
-import geolid.lid.scoring as scoring
 from geolid.inference import api, numerics
 from geolid.inference.api import GeoLID
 
 from .conftest import noise
 
 
-def _nan_scores(monkeypatch, only_under_autocast=False):
-    real = scoring.score_batch
+def _nan_scores(monkeypatch, model, only_under_autocast=False):
+    """Make ``model.score`` (the one scoring path) return NaN scores."""
+    real = model.score
 
-    def fake(model, speech, lengths):
-        out = real(model, speech, lengths)
+    def fake(speech, lengths):
+        out = real(speech, lengths)
         if not only_under_autocast or torch.is_autocast_enabled("cpu"):
             out["scores"] = out["scores"] * float("nan")
         return out
 
-    monkeypatch.setattr(scoring, "score_batch", fake)
+    monkeypatch.setattr(model, "score", fake)
 
 
 def test_nan_outputs_become_error_records(lid, monkeypatch):
-    _nan_scores(monkeypatch)
+    _nan_scores(monkeypatch, lid.model)
     preds = lid.predict([noise(1.0, seed=1), noise(1.2, seed=2)], sample_rate=16000)
     for p in preds:
         assert p.language is None and p.probability is None and p.top_k == []
@@ -46,7 +46,7 @@ def test_low_precision_check_agrees_on_a_healthy_model(lid):
 
 
 def test_auto_falls_back_to_float32_when_the_check_fails(lid, monkeypatch, caplog):
-    _nan_scores(monkeypatch, only_under_autocast=True)
+    _nan_scores(monkeypatch, lid.model, only_under_autocast=True)
     ok, why = numerics.low_precision_agrees(lid.model, torch.device("cpu"), "bfloat16")
     assert not ok and "not finite" in why
     assert numerics.checked_auto_dtype(lid.model, torch.device("cpu"), "bfloat16") == "float32"
