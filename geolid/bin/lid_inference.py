@@ -149,7 +149,7 @@ class Progress:
 
 def run(lid, audio: Dict[str, str], progress: Progress, batch_size: int, batch_seconds: float,
         top_k: int, keep_embeddings: bool, checkpoint_interval: int) -> None:
-    from geolid.inference.audio import audio_info, load_audio
+    from geolid.audio import audio_info, load_audio
     from geolid.inference.batching import plan_batches
 
     todo = [u for u in sorted(audio) if u not in progress.done

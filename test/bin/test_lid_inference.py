@@ -92,7 +92,7 @@ def test_batch_size_does_not_change_the_outputs_and_reruns_resume(recipe, monkey
         p8 = [float(x.split(":")[1]) for x in l8.split()]
         assert u1 == u8 and np.allclose(p1, p8, atol=1e-4)
     # A rerun finds every utterance done and reads no audio.
-    import geolid.inference.audio as audio
+    import geolid.audio as audio
 
     def no_reading(path):
         raise AssertionError(f"{path} read again")

@@ -7,7 +7,7 @@ import pytest
 
 from geolid.cli.main import main
 from geolid.inference.api import InferenceOptions
-from geolid.inference.audio import AudioError
+from geolid.audio import AudioError
 from geolid.inference.short_inputs import MIN_DURATION
 
 from .conftest import noise, write
