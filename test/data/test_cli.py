@@ -90,16 +90,20 @@ def test_prepare_all_make_combined_and_cross(vl_root, tmp_path):
     with pytest.raises(DataDirError, match="train_babel_over_10s_lang'] not found"):
         prepare.make_combined(out)
     written = prepare.make_cross_sets(out, "train_voxlingua107_lang")
-    assert [p.name for p in written] == [
-        "dev_voxlingua107_lang_cross_train_voxlingua107_lang",
-        "test_fleurs_lang_cross_train_voxlingua107_lang"]
-    assert (written[1] / "utt2lang").read_text() == "eng_t eng\n"
+    # In-domain (same corpus field) sets are evaluated as they are, as ESPnet's lid1 template.
+    assert [p.name for p in written] == ["test_fleurs_lang_cross_train_voxlingua107_lang"]
+    assert (written[0] / "utt2lang").read_text() == "eng_t eng\n"
+    assert prepare.eval_set_name("dev_voxlingua107_lang", "train_voxlingua107_lang") == "dev_voxlingua107_lang"
+    assert prepare.eval_set_name("test_fleurs_lang", "train_all_no_filter_lang") == \
+        "test_fleurs_lang_cross_train_all_no_filter_lang"
+    assert prepare.eval_set_name("test_fleurs_lang", "train_x", cross_domain=False) == "test_fleurs_lang"
     with pytest.raises(DataDirError, match="unknown corpora"):
         prepare.prepare_all({"timit": "x"}, out)
 
 
 def test_recipe_data_sh(vl_root, tmp_path):
-    """local/data.sh dispatches to the per-corpus wrappers, then cross sets and validation."""
+    """local/data.sh dispatches to the per-corpus wrappers, then validates; derived sets
+    (cross, combined) are lid.sh's, so data.sh has no options for them."""
     import os
 
     repo = Path(__file__).parents[2]
@@ -107,13 +111,11 @@ def test_recipe_data_sh(vl_root, tmp_path):
                PYTHONPATH=f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
     data = tmp_path / "data"
     res = subprocess.run(["bash", str(repo / "egs2/geolid/lid1/local/data.sh"), "--data", str(data),
-                          "--voxlingua107", str(vl_root), "--cross_train", "train_voxlingua107_lang"],
+                          "--voxlingua107", str(vl_root)],
                          capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
-    assert sorted(p.name for p in data.iterdir()) == [
-        "dev_voxlingua107_lang", "dev_voxlingua107_lang_cross_train_voxlingua107_lang",
-        "train_voxlingua107_lang"]
-    assert res.stdout.count(": OK (") == 3
-    res = subprocess.run(["bash", str(repo / "egs2/geolid/lid1/local/data.sh"), "--bogus", "1"],
+    assert sorted(p.name for p in data.iterdir()) == ["dev_voxlingua107_lang", "train_voxlingua107_lang"]
+    assert res.stdout.count(": OK (") == 2
+    res = subprocess.run(["bash", str(repo / "egs2/geolid/lid1/local/data.sh"), "--cross_train", "x"],
                          capture_output=True, text=True, env=env)
-    assert res.returncode == 2 and "unknown option --bogus" in res.stderr
+    assert res.returncode == 2 and "unknown option --cross_train" in res.stderr
