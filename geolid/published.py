@@ -83,15 +83,23 @@ class ClassOrderUnknown(LookupError):
     """A published model whose class order is not public; the message says what to get."""
 
 
-def published_model(repo_id_or_exp: str) -> Optional[PublishedModel]:
-    """The published model with this repo id, or whose experiment folder this path ends in."""
+def published_model(repo_id_or_exp: str, lang2utt: Optional[str] = None) -> Optional[PublishedModel]:
+    """The published model with this repo id or experiment folder.
+
+    An experiment folder matches by its last two parts (``exp_*/lid_*_raw``), or, when
+    the recipe ran with another ``--expdir``, by its name plus the ``lang2utt`` path its
+    config names (the name alone is shared by a VoxLingua107-only and the combined model).
+    """
     key = str(repo_id_or_exp).rstrip("/")
     if key in PUBLISHED_MODELS:
         return PUBLISHED_MODELS[key]
     parts = Path(key).parts
     for model in PUBLISHED_MODELS.values():
         exp = Path(model.exp_dir).parts
-        if tuple(parts[-len(exp):]) == exp:  # the folder name alone is ambiguous
+        if tuple(parts[-len(exp):]) == exp:
+            return model
+        if lang2utt is not None and parts and parts[-1] == exp[-1] \
+                and Path(lang2utt) == Path(model.lang2utt):
             return model
     return None
 

@@ -61,7 +61,7 @@ def config_lang2utt(exp: Path) -> Path:
         raise RecipeError(f"{exp}/config.yaml has no 'lang2utt' key: the class order of the "
                           "model is unknown")
     path = Path(lang2utt)
-    published = published_model(str(exp))
+    published = published_model(str(exp), lang2utt)
     if published is None:
         if not path.is_file():
             raise RecipeError(f"{exp}/config.yaml: lang2utt '{lang2utt}' not found (relative to "

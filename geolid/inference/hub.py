@@ -161,7 +161,7 @@ def _from_experiment(exp: Path, source: str, model: Optional[Path] = None,
     lang2utt = _find_relative(rel, roots) if rel else None
     if lang2utt is None:
         lang2utt = next((c for c in (exp / "lang2utt", root / "lang2utt") if c.is_file()), None)
-    published = published_model(str(exp))
+    published = published_model(str(exp), rel)
     if lang2utt is None and published is not None:
         languages = list(_published_order(published, config))
     elif lang2utt is None:

@@ -8,10 +8,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 small=false
+stage=1; stop_stage=10000   # also passed on to lid.sh; they decide which parts below run
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --small) small=$2; shift 2 ;;
+        --stage) stage=$2; args+=("$1" "$2"); shift 2 ;;
+        --stop_stage) stop_stage=$2; args+=("$1" "$2"); shift 2 ;;
         *) args+=("$1"); shift ;;
     esac
 done
@@ -21,7 +24,8 @@ done
 # (its squeeze-excitation averages over padded frames too), and these models were
 # trained on unpadded 2 s crops, so padded batches would change their features.
 common=(--train_set train --valid_set dev --test_sets "test test_accent" --expdir exp
-        --ngpu 0 --nj 2 --inference_nj 2 --inference_batch_size 1 --cross_domain_tests false)
+        --ngpu 0 --nj 2 --inference_nj 2 --inference_batch_size 1 --cross_domain_tests false
+        --tsne_set test)
 if [ "${small}" = true ]; then
     common+=(--lid_args "--max_epoch 2 --num_iters_per_epoch 4"
              --local_data_opts "--small true")
@@ -29,17 +33,27 @@ fi
 
 # Data, formatting and statistics once; then both models train side by side, one
 # CPU thread each (two small models use 2 cores better than one after the other).
-./lid.sh "${common[@]}" --lid_config conf/tiny_geo.yaml --stop_stage 4 "${args[@]}"
-pids=()
-for model in geo baseline; do
-    ( set -o pipefail
-      OMP_NUM_THREADS=1 ./lid.sh "${common[@]}" --lid_config "conf/tiny_${model}.yaml" \
-          --stage 5 --stop_stage 8 "${args[@]}" 2>&1 | sed -u "s/^/[${model}] /" ) &
-    pids+=($!)
-done
-status=0
-for pid in "${pids[@]}"; do wait "${pid}" || status=1; done
-[ "${status}" = 0 ] || { echo "run.sh: a model's run failed (see the [geo]/[baseline] lines above)" >&2; exit 1; }
+if [ "${stage}" -le 4 ]; then
+    ./lid.sh "${common[@]}" --lid_config conf/tiny_geo.yaml "${args[@]}" --stop_stage "$(( stop_stage < 4 ? stop_stage : 4 ))"
+fi
+if [ "${stage}" -le 8 ] && [ "${stop_stage}" -ge 5 ]; then
+    pids=()
+    for model in geo baseline; do
+        ( set -o pipefail
+          OMP_NUM_THREADS=1 ./lid.sh "${common[@]}" --lid_config "conf/tiny_${model}.yaml" "${args[@]}" \
+              --stage "$(( stage > 5 ? stage : 5 ))" --stop_stage "$(( stop_stage < 8 ? stop_stage : 8 ))" \
+              2>&1 | sed -u "s/^/[${model}] /" ) &
+        pids+=($!)
+    done
+    status=0
+    for pid in "${pids[@]}"; do wait "${pid}" || status=1; done
+    [ "${status}" = 0 ] || { echo "run.sh: a model's run failed (see the [geo]/[baseline] lines above)" >&2; exit 1; }
+fi
+# The results table needs both models scored (stage 7).
+if [ "${stop_stage}" -lt 7 ] || [ "${stage}" -gt 8 ]; then
+    echo "run.sh: stopped before scoring (--stop_stage ${stop_stage}); no results table"
+    exit 0
+fi
 
 python3 -m geolid.scoring.table --exp-dirs exp/lid_tiny_geo_raw exp/lid_tiny_baseline_raw \
     --sets test test_accent --names "test=in-variant test" "test_accent=accent-shifted test" \
@@ -47,4 +61,4 @@ python3 -m geolid.scoring.table --exp-dirs exp/lid_tiny_geo_raw exp/lid_tiny_bas
 echo
 echo "Results (accuracy %, written to $(pwd)/RESULTS.md):"
 cat RESULTS.md
-echo "Plots: exp/lid_tiny_*_raw/inference/*/score/*/confusion.png and .../tsne/*.png"
+echo "Plots: exp/lid_tiny_*_raw/inference/valid.accuracy.best/*/score/*/confusion.png and .../tsne/*.png"
