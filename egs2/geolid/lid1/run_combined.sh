@@ -5,7 +5,7 @@
 # Inference from the published model instead of training (only the test sets are needed;
 # its class order is not public, see README.md):
 #   hf download espnet/geolid_combined_shared_trainable --local-dir . --exclude README.md meta.yaml .gitattributes
-#   ./run_combined.sh --skip_train true --stage 3
+#   ./run_combined.sh --skip_train true
 set -euo pipefail
 . ./db.sh
 

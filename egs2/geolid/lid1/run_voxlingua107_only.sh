@@ -5,7 +5,7 @@
 #   conf/voxlingua107_only/mms_ecapa_upcon_32_44_it0.4_{shared,independent}_{trainable,frozen}.yaml
 # Inference from the published model instead of training (only the test sets are needed):
 #   hf download espnet/geolid_vl107only_shared_trainable --local-dir . --exclude README.md meta.yaml .gitattributes
-#   ./run_voxlingua107_only.sh --skip_train true --stage 3
+#   ./run_voxlingua107_only.sh --skip_train true
 set -euo pipefail
 . ./db.sh
 

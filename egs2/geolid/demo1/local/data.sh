@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage 1 of the demo: synthesise a multilingual corpus with espeak-ng (16 languages on
+# Stage 1 of the demo: synthesise a multilingual corpus with espeak-ng (12 languages on
 # every inhabited continent, accent-shifted test voices) and make the tiny random
 # wav2vec2 that stands in for facebook/mms-1b.
 #   local/data.sh [--small true] [--seed 0]
