@@ -24,7 +24,9 @@ from geolid.published import (DEFAULT_MODEL, PUBLISHED_MODELS, ClassOrderUnknown
 
 # preference order when an experiment folder holds several checkpoints
 MODEL_FILE_PREFERENCE = ("valid.accuracy.best.pth", "valid.accuracy.ave.pth", "latest.pth")
-_HUB_PATTERNS = ["*config.yaml", "*.pth", "*lang2utt*", "*.json", "README.md"]
+# What a model needs; never README.md / meta.yaml (as the published download command
+# excludes them), so a download into a recipe folder keeps its README.
+_HUB_PATTERNS = ["*config.yaml", "*.pth", "*lang2utt*", "*.json"]
 
 
 class ModelNotFoundError(FileNotFoundError):
