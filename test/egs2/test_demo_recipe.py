@@ -13,9 +13,11 @@ from geolid.utils.fileio import read_kaldi_map
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, copy_recipes, recipe_env):
-    root = copy_recipes(tmp_path_factory.mktemp("demo"))
+    # Spaces in every path: the recipe folder, --expdir and --dumpdir (issue: stage 4 broke).
+    root = copy_recipes(tmp_path_factory.mktemp("demo") / "demo copy")
     env = recipe_env
-    proc = subprocess.run(["bash", "run.sh", "--small", "true"], cwd=root / "demo1", env=env,
+    proc = subprocess.run(["bash", "run.sh", "--small", "true", "--expdir", "my exp",
+                           "--dumpdir", "my dump"], cwd=root / "demo1", env=env,
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return root / "demo1", proc.stdout
@@ -33,8 +35,8 @@ def test_stage3_dump_is_16k_with_lengths(demo):
     import soundfile as sf
 
     d, _ = demo
-    wav = read_kaldi_map(d / "dump/raw/test/wav.scp")
-    n = read_kaldi_map(d / "dump/raw/test/utt2num_samples")
+    wav = read_kaldi_map(d / "my dump/raw/test/wav.scp")
+    n = read_kaldi_map(d / "my dump/raw/test/utt2num_samples")
     assert list(wav) == list(n)
     utt = next(iter(wav))
     info = sf.info(wav[utt])
@@ -43,21 +45,21 @@ def test_stage3_dump_is_16k_with_lengths(demo):
 
 def test_stage4_stats(demo):
     d, _ = demo
-    shapes = read_kaldi_map(d / "exp/lid_stats_16k/train/speech_shape")
-    assert len(shapes) == len(read_kaldi_map(d / "dump/raw/train/wav.scp"))
-    assert (d / "exp/lid_stats_16k/train/feats_stats.npz").is_file()
+    shapes = read_kaldi_map(d / "my exp/lid_stats_16k/train/speech_shape")
+    assert len(shapes) == len(read_kaldi_map(d / "my dump/raw/train/wav.scp"))
+    assert (d / "my exp/lid_stats_16k/train/feats_stats.npz").is_file()
 
 
 @pytest.mark.parametrize("model", ["lid_tiny_geo_raw", "lid_tiny_baseline_raw"])
 def test_stages5to8_outputs(demo, model):
     d, _ = demo
-    exp = d / "exp" / model
+    exp = d / "my exp" / model
     assert (exp / "valid.accuracy.best.pth").is_file()
     assert "--resume true" in (exp / "train.log").read_text()  # stage 5 resumes, as the template
     for tset in ("test", "test_accent"):
         inf = exp / "inference" / "valid.accuracy.best" / tset
         lids = read_kaldi_map(inf / f"{tset}_lids")
-        ref = read_kaldi_map(d / "dump/raw" / tset / "utt2lang")
+        ref = read_kaldi_map(d / "my dump/raw" / tset / "utt2lang")
         assert sorted(lids) == sorted(ref)  # merged from 2 jobs, nothing lost or doubled
         score = json.loads((inf / "score" / tset / "score.json").read_text())
         acc = sum(lids[u] == ref[u] for u in ref) / len(ref)

@@ -9,12 +9,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 small=false
 stage=1; stop_stage=10000   # also passed on to lid.sh; they decide which parts below run
+expdir=exp
 args=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --small) small=$2; shift 2 ;;
         --stage) stage=$2; args+=("$1" "$2"); shift 2 ;;
         --stop_stage) stop_stage=$2; args+=("$1" "$2"); shift 2 ;;
+        --expdir) expdir=$2; shift 2 ;;
         *) args+=("$1"); shift ;;
     esac
 done
@@ -23,7 +25,7 @@ done
 # Inference runs one utterance at a time: ESPnet's ECAPA-TDNN has no padding mask
 # (its squeeze-excitation averages over padded frames too), and these models were
 # trained on unpadded 2 s crops, so padded batches would change their features.
-common=(--train_set train --valid_set dev --test_sets "test test_accent" --expdir exp
+common=(--train_set train --valid_set dev --test_sets "test test_accent" --expdir "${expdir}"
         --ngpu 0 --nj 2 --inference_nj 2 --inference_batch_size 1 --cross_domain_tests false
         --tsne_set test)
 if [ "${small}" = true ]; then
@@ -55,10 +57,10 @@ if [ "${stop_stage}" -lt 7 ] || [ "${stage}" -gt 8 ]; then
     exit 0
 fi
 
-python3 -m geolid.scoring.table --exp-dirs exp/lid_tiny_geo_raw exp/lid_tiny_baseline_raw \
+python3 -m geolid.scoring.table --exp-dirs "${expdir}/lid_tiny_geo_raw" "${expdir}/lid_tiny_baseline_raw" \
     --sets test test_accent --names "test=in-variant test" "test_accent=accent-shifted test" \
     --out RESULTS.md
 echo
 echo "Results (accuracy %, written to $(pwd)/RESULTS.md):"
 cat RESULTS.md
-echo "Plots: exp/lid_tiny_*_raw/inference/valid.accuracy.best/*/score/*/confusion.png and .../tsne/*.png"
+echo "Plots: ${expdir}/lid_tiny_*_raw/inference/valid.accuracy.best/*/score/*/confusion.png and .../tsne/*.png"
