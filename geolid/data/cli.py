@@ -113,7 +113,7 @@ def add_prepare_subcommands(subparsers) -> argparse.ArgumentParser:
                    help="fetch missing splits from the Hugging Face Hub (espnet/ml_superb_hf; "
                         "needs pyarrow)")
     p.add_argument("--revision", help="Hub revision to download")
-    p = corpus("voxpopuli", _voxpopuli, "VoxPopuli -> train_voxpopuli_lang, test_voxpopuli_lang",
+    p = corpus("voxpopuli", _voxpopuli, "VoxPopuli -> train/dev/test _voxpopuli_lang",
                "folder holding _transcribed_data/<lang>/asr_{train,dev}.tsv")
     p.add_argument("--languages", nargs="+", metavar="LANG", help="VoxPopuli codes (default: 16)")
     p = corpus("babel", _babel, "Babel -> train/dev _babel_lang (the >= 10 s sets are made "
