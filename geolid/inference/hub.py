@@ -19,8 +19,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from geolid.published import (DEFAULT_MODEL, PUBLISHED_MODELS, ClassOrderUnknown, class_order,
-                              download_hint, hub_offline, published_model)
+from geolid.published import DEFAULT_MODEL  # noqa: F401  (re-exported: cli, api)
+from geolid.published import (PUBLISHED_MODELS, ClassOrderUnknown, class_order, download_hint,
+                              hub_offline, published_model)
 
 # preference order when an experiment folder holds several checkpoints
 MODEL_FILE_PREFERENCE = ("valid.accuracy.best.pth", "valid.accuracy.ave.pth", "latest.pth")
