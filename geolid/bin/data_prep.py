@@ -6,7 +6,7 @@
     python -m geolid.bin.data_prep prepare fleurs ROOT OUT [--languages en_us ...] [--download]
     python -m geolid.bin.data_prep prepare ml_superb2 ROOT OUT [--splits ...] [--download]
     python -m geolid.bin.data_prep prepare voxpopuli ROOT OUT [--languages de ...]
-    python -m geolid.bin.data_prep prepare babel ROOT OUT [--min-duration 10] [--sph2pipe PATH]
+    python -m geolid.bin.data_prep prepare babel ROOT OUT [--min-duration S] [--sph2pipe PATH]
     python -m geolid.bin.data_prep prepare combine OUT DIR [DIR ...] [--names NAME ...]
     python -m geolid.bin.data_prep prepare cross TEST_DIR TRAIN OUT
     python -m geolid.bin.data_prep prepare validate DIR [DIR ...] [--check-audio]
@@ -115,13 +115,15 @@ def add_prepare_subcommands(subparsers) -> argparse.ArgumentParser:
                    help="fetch missing splits from the Hugging Face Hub (espnet/ml_superb_hf; "
                         "needs pyarrow)")
     p.add_argument("--revision", help="Hub revision to download")
-    p = corpus("voxpopuli", _voxpopuli, "VoxPopuli -> train_voxpopuli_lang, test_voxpopuli_lang",
+    p = corpus("voxpopuli", _voxpopuli, "VoxPopuli -> train/dev/test _voxpopuli_lang",
                "folder holding _transcribed_data/<lang>/asr_{train,dev}.tsv")
     p.add_argument("--languages", nargs="+", metavar="LANG", help="VoxPopuli codes (default: 16)")
-    p = corpus("babel", _babel, "Babel -> train/dev _babel_over_10s_lang",
+    p = corpus("babel", _babel, "Babel -> train/dev _babel_lang (the >= 10 s sets are made "
+                                 "after formatting, by lid.sh stage 3)",
                "folder holding BABEL_<id>/conversational/{training,dev}")
-    p.add_argument("--min-duration", type=float, default=10.0,
-                   help="keep segments at least this long, in seconds (default 10)")
+    p.add_argument("--min-duration", type=float, default=None,
+                   help="early cut on the time marks, in seconds (default none; the published "
+                        "10 s rule is applied to the 16 kHz sample count after formatting)")
     p.add_argument("--sph2pipe", help="sph2pipe binary: write piped wav.scp commands "
                                       "(needed for shorten-compressed .sph)")
     p.add_argument("--ids", nargs="+", metavar="ID", help="Babel ids, e.g. 101 (default: all)")

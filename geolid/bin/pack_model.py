@@ -1,28 +1,31 @@
 #!/usr/bin/env python3
-"""Pack a trained experiment in the published Hugging Face layout (recipe stage 9).
+"""Pack a trained experiment (recipe stage 9) and upload it (stage 10).
 
-    python -m geolid.bin.pack_model --exp exp_voxlingua107_only/lid_X_raw \
-        --model valid.accuracy.best.pth --out packed
+    python -m geolid.bin.pack_model pack --exp exp/lid_X_raw --model valid.accuracy.best.pth \
+        --outpath exp/lid_X_raw/lid_X_raw_valid.accuracy.best.zip
+    python -m geolid.bin.pack_model upload --packed ZIP --hf_repo owner/name [--workdir DIR]
 
-``packed/`` then holds ``<exp>/config.yaml`` and ``<exp>/<model>`` at the same
-relative path as in the recipe, the training ``lang2utt`` at the path the config
-names (the class order), a local pretrained-encoder folder if the config points at
-one, ``<exp>/RESULTS.md`` if scored, and a ``README.md`` model card. Loading the
-packed folder with ``geolid.GeoLID.from_pretrained(packed)`` or running the recipe
-with ``--skip_train true`` in it works like the published models.
+``pack`` is ESPnet's ``pack lid`` (``espnet2.main_funcs.pack_funcs.pack``: ``meta.yaml``,
+the config, the weights and ``<exp>/images``, at their paths relative to the recipe
+folder, i.e. the layout of the published repos) plus what a model needs that ESPnet
+leaves out: the class order (the training ``lang2utt``'s first column, at the path the
+config names) and a local pretrained-encoder folder if the config points at one.
+
+``upload`` unpacks into ``--workdir``, adds a model card and uploads the folder with
+``huggingface_hub`` (``create_repo`` + ``upload_folder``), instead of the template's
+``git clone``/``git push``.
 """
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
+import zipfile
 from pathlib import Path
 from typing import List, Optional
 
 import yaml
 
 from geolid.languages import read_class_order
-from geolid.utils.fileio import atomic_write
 
 
 def _relative(path: str, what: str) -> Path:
@@ -33,49 +36,103 @@ def _relative(path: str, what: str) -> Path:
     return p
 
 
-def pack(exp: Path, model: str, out: Path) -> Path:
-    exp_rel = _relative(str(exp), "--exp")
+def pack(exp: Path, model: str, outpath: Path) -> Path:
+    """Write ``outpath`` (a zip in ESPnet's packed layout); run from the recipe folder."""
+    from espnet2.main_funcs.pack_funcs import pack as espnet_pack
+
+    exp = _relative(str(exp), "--exp")
     config = yaml.safe_load((exp / "config.yaml").read_text(encoding="utf-8"))
     if not (exp / model).is_file():
         raise FileNotFoundError(f"{exp / model} not found; train first or pick --model")
-    (out / exp_rel).mkdir(parents=True, exist_ok=True)
-    shutil.copy2(exp / "config.yaml", out / exp_rel / "config.yaml")
-    shutil.copy2(exp / model, out / exp_rel / model)
-    lang2utt = _relative(config["lang2utt"], "config lang2utt")
-    (out / lang2utt).parent.mkdir(parents=True, exist_ok=True)
-    # Only the first column matters (the class order); utterance lists are not shipped.
-    with atomic_write(out / lang2utt) as dst:
-        dst.write("".join(code + "\n" for code in read_class_order(lang2utt)))
+    options = [exp / "images"] if (exp / "images").is_dir() else []
     encoder = (config.get("frontend_conf") or {}).get("frontend_conf", {}).get("path_or_url")
     if encoder and Path(encoder).is_dir():
-        shutil.copytree(encoder, out / _relative(encoder, "encoder path"), dirs_exist_ok=True)
-    if (exp / "RESULTS.md").is_file():
-        shutil.copy2(exp / "RESULTS.md", out / exp_rel / "RESULTS.md")
+        options.append(_relative(encoder, "encoder path"))
+    # calibration.json (temperature) and enrolled.json (extra centres) change the
+    # model's outputs, so they travel with it.
+    for name in ("RESULTS.md", "calibration.json", "enrolled.json"):
+        if (exp / name).is_file():
+            options.append(exp / name)
+    espnet_pack(files={"model_file": exp / model}, yaml_files={"train_config": exp / "config.yaml"},
+                outpath=outpath, option=options)
+    lang2utt = _relative(config["lang2utt"], "config lang2utt")
+    # Only the first column matters (the class order); utterance lists are not shipped.
+    order = "".join(code + "\n" for code in read_class_order(lang2utt))
+    with zipfile.ZipFile(outpath, "a") as z:
+        z.writestr(str(lang2utt), order)
+    return outpath
+
+
+def unpack(packed: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(packed) as z:
+        for name in z.namelist():
+            if name.startswith("/") or ".." in Path(name).parts:
+                raise ValueError(f"{packed}: unsafe member path {name!r}")
+        z.extractall(folder)
+    return folder
+
+
+def model_card(folder: Path, repo_id: str) -> str:
+    meta = yaml.safe_load((folder / "meta.yaml").read_text(encoding="utf-8"))
+    config = meta["yaml_files"]["train_config"]
+    model = meta["files"]["model_file"]
     card = (f"---\ntags: [espnet, geolid, language-identification, audio-classification]\n"
-            f"library_name: espnet\n---\n\n# {exp.name}\n\n"
-            f"Geolocation-aware spoken language identification model trained with the geolid "
-            f"recipe (`egs2/geolid/lid1`).\n\n```python\nfrom geolid import GeoLID\n"
-            f"model = GeoLID.from_pretrained('<this repo or folder>')\nprint(model.predict('audio.wav'))\n```\n\n"
-            f"Files: `{exp_rel}/config.yaml`, `{exp_rel}/{model}`, `{lang2utt}` (class order).\n")
-    if (exp / "RESULTS.md").is_file():
-        card += "\n## Results\n\n" + (exp / "RESULTS.md").read_text(encoding="utf-8")
-    with atomic_write(out / "README.md") as f:
-        f.write(card)
-    return out
+            f"library_name: espnet\n---\n\n# {repo_id}\n\n"
+            "Geolocation-aware spoken language identification model trained with the geolid "
+            "recipe (`egs2/geolid/lid1`).\n\n```python\nfrom geolid import GeoLID\n"
+            f"model = GeoLID.from_pretrained('{repo_id}')\nprint(model.predict('audio.wav'))\n```\n\n"
+            f"Files: `{config}`, `{model}`, `meta.yaml` (ESPnet's pack) and the class order "
+            "(the training `lang2utt` named in the config).\n")
+    results = folder / Path(config).parent / "RESULTS.md"
+    if results.is_file():
+        card += "\n## Results\n\n" + results.read_text(encoding="utf-8")
+    return card
+
+
+def upload(packed: Path, repo_id: str, workdir: Path, api=None, private: bool = False) -> str:
+    """Unpack ``packed`` into ``workdir`` and upload it to ``repo_id``; returns the commit URL.
+
+    ``api``: an object with huggingface_hub's ``create_repo`` and ``upload_folder``
+    (default ``huggingface_hub.HfApi()``); tests pass a fake one.
+    """
+    folder = unpack(packed, workdir)
+    (folder / "README.md").write_text(model_card(folder, repo_id), encoding="utf-8")
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi()
+    api.create_repo(repo_id, repo_type="model", exist_ok=True, private=private)
+    info = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model",
+                             commit_message=f"Upload {packed.name}")
+    return str(getattr(info, "commit_url", info))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geolid.bin.pack_model", description=__doc__)
-    ap.add_argument("--exp", required=True, type=Path)
-    ap.add_argument("--model", default="valid.accuracy.best.pth")
-    ap.add_argument("--out", required=True, type=Path)
+    ap = argparse.ArgumentParser(prog="python -m geolid.bin.pack_model", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pack", help="stage 9: ESPnet's pack lid + class order")
+    p.add_argument("--exp", required=True, type=Path)
+    p.add_argument("--model", default="valid.accuracy.best.pth")
+    p.add_argument("--outpath", required=True, type=Path)
+    p = sub.add_parser("upload", help="stage 10: upload a packed model with huggingface_hub")
+    p.add_argument("--packed", required=True, type=Path)
+    p.add_argument("--hf_repo", required=True)
+    p.add_argument("--workdir", type=Path, default=None, help="where to unpack (default: next to the zip)")
+    p.add_argument("--private", action="store_true")
     args = ap.parse_args(argv)
     try:
-        pack(args.exp, args.model, args.out)
-    except (OSError, ValueError, KeyError) as e:
+        if args.cmd == "pack":
+            pack(args.exp, args.model, args.outpath)
+            print(f"packed {args.exp} into {args.outpath}")
+        else:
+            workdir = args.workdir or args.packed.with_suffix("")
+            url = upload(args.packed, args.hf_repo, workdir, private=args.private)
+            print(f"uploaded {args.packed} to {args.hf_repo}: {url}")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"packed {args.exp} into {args.out}")
     return 0
 
 

@@ -13,7 +13,8 @@ import sys
 from typing import List, Optional
 
 from geolid.scoring.metrics import score_lids
-from geolid.scoring.report import format_score_text, read_label_file, write_score
+from geolid.scoring.report import (format_score_text, read_label_file, write_espnet_results,
+                                   write_score)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--confusion-png", default=None, help="also draw the confusion matrix here")
     ap.add_argument("--name", default="", help="title for score.txt (default: the --out folder)")
     ap.add_argument("--top", type=int, default=20, help="how many confusions to list")
+    ap.add_argument("--results", default=None,
+                    help="also write ESPnet lid1's 'results' summary here (same lines as upstream)")
     return ap
 
 
@@ -42,6 +45,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = score_lids(ref, hyp, top_confusions=args.top)
     name = args.name or args.out
     write_score(result, args.out, name)
+    if args.results:
+        write_espnet_results(args.out, args.results)
     if args.confusion_png:
         from geolid.plots.confusion import plot_confusion  # matplotlib only when asked
         plot_confusion(result, args.confusion_png, title=name)

@@ -47,11 +47,12 @@ def _add_download_parser(sub) -> None:
 
 
 def run_languages(args) -> int:
-    from geolid.inference.hub import locate_model
+    from geolid.inference.hub import model_languages
     from geolid.inference.results import language_name
 
-    files = locate_model(args.model, revision=args.revision)
-    rows = [(i, code, language_name(code)) for i, code in enumerate(files.languages)]
+    # Published models list their shipped class order: no download, works offline.
+    languages, origin = model_languages(args.model, revision=args.revision)
+    rows = [(i, code, language_name(code)) for i, code in enumerate(languages)]
     if args.format == "json":
         json.dump({"model": args.model, "languages": [{"index": i, "code": c, "name": n}
                                                       for i, c, n in rows]},
@@ -64,7 +65,7 @@ def run_languages(args) -> int:
     else:
         for i, c, n in rows:
             print(f"{i:>4}  {c:<8} {n}")
-        print(f"# {len(rows)} languages ({files.lang2utt})", file=sys.stderr)
+        print(f"# {len(rows)} languages ({origin})", file=sys.stderr)
     return EXIT_OK
 
 

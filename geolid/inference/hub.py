@@ -1,11 +1,14 @@
 """Finding a model: a Hugging Face repo id, a published-layout folder, or an experiment.
 
-A model is three files: ``config.yaml``, the weights (``valid.accuracy.best.pth``
-in the published repos) and the training ``lang2utt`` whose line order is the
-class order. The config's relative paths (``lang2utt``, the encoder's
-``path_or_url``) are relative to the recipe root: the repo root in the
-published layout (``<root>/exp_*/lid_*/config.yaml``), i.e. two levels above
-the experiment folder. This module finds all three without importing torch.
+A model is three things: ``config.yaml``, the weights (``valid.accuracy.best.pth``
+in the published repos) and its class order, the training ``lang2utt`` whose line
+order is the class index. The published repos ship no ``lang2utt``: for them the
+class order comes from :mod:`geolid.published` (which also owns the table of
+published models and the download hint). The config's relative paths
+(``lang2utt``, the encoder's ``path_or_url``) are relative to the recipe root:
+the repo root in the published layout (``<root>/exp_*/lid_*/config.yaml``), i.e.
+two levels above the experiment folder. This module finds all three without
+importing torch.
 """
 from __future__ import annotations
 
@@ -14,27 +17,23 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
 from geolid.inference.model_errors import read_config
 from geolid.languages import LanguageListError, read_class_order
+from geolid.published import DEFAULT_MODEL  # noqa: F401  (re-exported: cli, api)
+from geolid.published import (PUBLISHED_MODELS, ClassOrderUnknown, class_order, download_hint,
+                              hub_offline, published_model)
 
 logger = logging.getLogger(__name__)
 _EPOCH_FILE = re.compile(r"^(\d+)epoch\.pth$")
-
-DEFAULT_MODEL = "espnet/geolid_combined_shared_trainable"
-PUBLISHED_MODELS = (
-    "espnet/geolid_vl107only_shared_trainable",
-    "espnet/geolid_vl107only_shared_frozen",
-    "espnet/geolid_vl107only_independent_trainable",
-    "espnet/geolid_vl107only_independent_frozen",
-    "espnet/geolid_combined_shared_trainable",
-)
 # preference order when an experiment folder holds several checkpoints
 MODEL_FILE_PREFERENCE = ("valid.accuracy.best.pth", "valid.accuracy.ave.pth", "latest.pth")
-_HUB_PATTERNS = ["*config.yaml", "*.pth", "*lang2utt*", "*.json", "README.md"]
+# What a model needs; never README.md / meta.yaml (as the published download command
+# excludes them), so a download into a recipe folder keeps its README.
+_HUB_PATTERNS = ["*config.yaml", "*.pth", "*lang2utt*", "*.json"]
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -46,7 +45,7 @@ class ModelFiles:
     config: Path
     model: Path
     root: Path           # what the config's relative paths are relative to
-    lang2utt: Path
+    lang2utt: Optional[Path]  # None: class order of a published model, shipped in the package
     languages: List[str]
     source: str          # what the user asked for
 
@@ -54,7 +53,11 @@ class ModelFiles:
         """The config with its relative paths made absolute against ``root``."""
         with self.config.open(encoding="utf-8") as f:
             conf = yaml.safe_load(f) or {}
-        conf["lang2utt"] = str(self.lang2utt)
+        if self.lang2utt is not None:
+            conf["lang2utt"] = str(self.lang2utt)
+        else:  # the published config names a training file that is not here; lang_num suffices
+            conf.pop("lang2utt", None)
+            conf["lang_num"] = len(self.languages)
         fc = (conf.get("frontend_conf") or {}).get("frontend_conf") or {}
         path = fc.get("path_or_url")
         if path:
@@ -69,12 +72,6 @@ class ModelFiles:
     def _roots(self) -> List[Path]:
         exp = self.config.parent
         return _unique([self.root, exp.parent.parent, exp.parent, exp, Path.cwd()])
-
-
-def fetch_hint(repo_id: str) -> str:
-    return (f"Download it where there is network access: `hf download {repo_id} --local-dir "
-            f"<dir>` (or `geolid download {repo_id}`), then pass --model <dir>; or set HF_HOME "
-            "to a Hugging Face cache that holds it.")
 
 
 def looks_like_repo_id(name: str) -> bool:
@@ -98,7 +95,7 @@ def download(repo_id: str, revision: Optional[str] = None, cache_dir: Optional[s
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         where = "in the local cache" if local_files_only else "on the Hugging Face Hub"
         raise ModelNotFoundError(f"Model '{repo_id}' is not available {where} "
-                                 f"({type(e).__name__}: {why}). " + fetch_hint(repo_id)) from None
+                                 f"({type(e).__name__}: {why}). " + download_hint(repo_id)) from None
 
 
 def locate_model(name_or_path: str, revision: Optional[str] = None,
@@ -125,16 +122,12 @@ def locate_model(name_or_path: str, revision: Optional[str] = None,
     try:
         root = download(name, revision, cache_dir, local_files_only=True)
     except ModelNotFoundError:
-        if _offline():
+        if hub_offline():
             raise ModelNotFoundError(
                 f"Model '{name}' is not in the local Hugging Face cache and downloads are "
-                "off (HF_HUB_OFFLINE is set). " + fetch_hint(name)) from None
+                "off (HF_HUB_OFFLINE is set). " + download_hint(name)) from None
         root = download(name, revision, cache_dir)
     return _from_folder(root, name)
-
-
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
 
 
 def _from_folder(folder: Path, source: str) -> ModelFiles:
@@ -193,19 +186,66 @@ def _from_experiment(exp: Path, source: str, model: Optional[Path] = None,
     lang2utt = _find_relative(rel, roots) if rel else None
     if lang2utt is None:
         lang2utt = next((c for c in (exp / "lang2utt", root / "lang2utt") if c.is_file()), None)
-    if lang2utt is None:
+    published = published_model(str(exp), rel)
+    if lang2utt is None and published is not None:
+        languages = list(_published_order(published, config))
+    elif lang2utt is None:
         raise ModelNotFoundError(
             f"{config}: its lang2utt '{rel}' (the class order) was not found under "
             f"{', '.join(str(r) for r in roots[:3])}; copy the training lang2utt there")
-    try:
-        languages = read_class_order(lang2utt)
-    except LanguageListError as e:
-        raise ModelNotFoundError(str(e)) from None
+    else:
+        try:
+            languages = read_class_order(lang2utt)
+        except LanguageListError as e:
+            raise ModelNotFoundError(str(e)) from None
+        if published is not None and published.languages is not None:
+            check_agrees(languages, published.languages, lang2utt, published.repo_id)
     lang_num = conf.get("lang_num")
     if lang_num and int(lang_num) != len(languages):
-        raise ModelNotFoundError(f"{lang2utt} lists {len(languages)} languages but {config} "
-                                 f"says lang_num={lang_num}; it is not this model's lang2utt")
+        raise ModelNotFoundError(f"{lang2utt or 'the class order'} lists {len(languages)} "
+                                 f"languages but {config} says lang_num={lang_num}; it is not "
+                                 "this model's class order")
     return ModelFiles(config, model, root, lang2utt, languages, source)
+
+
+def _published_order(published, where) -> Tuple[str, ...]:
+    try:
+        return class_order(published)
+    except ClassOrderUnknown as e:
+        raise ModelNotFoundError(f"{where}: {e}") from None
+
+
+def check_agrees(languages: Sequence[str], published: Sequence[str], lang2utt, repo_id: str) -> None:
+    """A lang2utt next to a published model must list its shipped class order."""
+    if list(languages) == list(published):
+        return
+    extra = sorted(set(languages) - set(published))
+    missing = sorted(set(published) - set(languages))
+    why = (f"it has {extra} that the model lacks and lacks {missing}" if extra or missing
+           else "same languages in another order")
+    raise ModelNotFoundError(
+        f"{lang2utt} disagrees with the class order of {repo_id} ({len(published)} languages, "
+        f"sorted ISO 639-3 codes): {why}. Remove or fix that file; the model's outputs follow "
+        "the published order")
+
+
+def model_languages(name_or_path: str, revision: Optional[str] = None) -> Tuple[List[str], str]:
+    """A model's class order and where it came from, downloading nothing.
+
+    A published repo id not in the local cache gives its shipped class order;
+    anything else is located as for inference (local folders, the local cache).
+    """
+    name = str(name_or_path)
+    published = PUBLISHED_MODELS.get(name) if not Path(name).expanduser().exists() else None
+    if published is None:
+        files = locate_model(name, revision=revision)
+        return files.languages, str(files.lang2utt or "class order shipped with geolid")
+    try:
+        root = download(name, revision, local_files_only=True)
+    except ModelNotFoundError:
+        return list(_published_order(published, name)), "class order shipped with geolid"
+    files = _from_folder(root, name)
+    return files.languages, str(files.lang2utt or "class order shipped with geolid")
 
 
 def _find_relative(path: str, roots: Sequence[Path]) -> Optional[Path]:

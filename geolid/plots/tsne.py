@@ -28,7 +28,8 @@ def _stack(embeddings: Mapping[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray
     return np.concatenate(xs), np.concatenate(ys), langs
 
 
-def tsne_2d(x: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarray:
+def tsne_2d(x: np.ndarray, seed: int = 0, perplexity: float = 30.0,
+            max_iter: int = 1000) -> np.ndarray:
     """2-D t-SNE; perplexity is clamped below the sample count (sklearn requires
     ``perplexity < n_samples``). One or two points are placed without t-SNE."""
     n = len(x)
@@ -37,7 +38,7 @@ def tsne_2d(x: np.ndarray, seed: int = 0, perplexity: float = 30.0) -> np.ndarra
     from sklearn.manifold import TSNE
     perp = float(min(perplexity, max(1.0, (n - 1) / 3.0)))
     return TSNE(n_components=2, perplexity=perp, random_state=seed, init="pca",
-                learning_rate="auto").fit_transform(x)
+                learning_rate="auto", max_iter=max_iter).fit_transform(x)
 
 
 def _colours(n: int):
@@ -46,11 +47,12 @@ def _colours(n: int):
 
 
 def plot_tsne(embeddings: Mapping[str, np.ndarray], out_png: os.PathLike | str, seed: int = 0,
-              perplexity: float = 30.0, title: Optional[str] = None) -> np.ndarray:
+              perplexity: float = 30.0, title: Optional[str] = None,
+              max_iter: int = 1000) -> np.ndarray:
     """t-SNE of utterance embeddings, one colour per language, the language code
     written at each language's centroid. Returns the 2-D points (N, 2)."""
     x, y, langs = _stack(embeddings)
-    pts = tsne_2d(x, seed=seed, perplexity=perplexity)
+    pts = tsne_2d(x, seed=seed, perplexity=perplexity, max_iter=max_iter)
     colours = _colours(len(langs))
     fig, ax = new_figure((10, 10))
     for i, lang in enumerate(langs):
@@ -69,7 +71,7 @@ def plot_tsne(embeddings: Mapping[str, np.ndarray], out_png: os.PathLike | str, 
 
 def plot_language_averages(embeddings: Mapping[str, np.ndarray], out_png: os.PathLike | str,
                            seed: int = 0, perplexity: float = 30.0,
-                           title: Optional[str] = None) -> Dict[str, np.ndarray]:
+                           title: Optional[str] = None, max_iter: int = 1000) -> Dict[str, np.ndarray]:
     """t-SNE of each language's average (length-normalised) embedding, one labelled
     point per language. Returns ``lang -> 2-D point``."""
     langs = sorted(embeddings)
@@ -80,7 +82,7 @@ def plot_language_averages(embeddings: Mapping[str, np.ndarray], out_png: os.Pat
         e = np.atleast_2d(np.asarray(embeddings[lang], dtype=np.float64))
         e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
         means.append(e.mean(0))
-    pts = tsne_2d(np.stack(means), seed=seed, perplexity=perplexity)
+    pts = tsne_2d(np.stack(means), seed=seed, perplexity=perplexity, max_iter=max_iter)
     colours = _colours(len(langs))
     fig, ax = new_figure((10, 10))
     ax.scatter(pts[:, 0], pts[:, 1], s=30, c=colours)

@@ -140,3 +140,36 @@ def gather_scores(exp_dirs: Sequence[os.PathLike | str]) -> Dict[str, Dict[str, 
         for path in found:
             accs[path.parent.name] = float(load_score(path)["accuracy"])
     return rows
+
+
+def write_espnet_results(score_dir: Path, results: Path) -> Path:
+    """The ``results`` summary of ESPnet's ``lid1`` scoring, from our ``score.json``.
+
+    Same lines as upstream (overall and macro accuracy / precision / recall / F1,
+    per-language metrics, error frequencies), so tools that grep it keep working.
+    """
+    score = json.loads((Path(score_dir) / "score.json").read_text(encoding="utf-8"))
+    pct = lambda x: f"{100 * x:.2f}%"  # noqa: E731
+    lines = [f"Overall Accuracy: {pct(score['accuracy'])}",
+             f"Overall Precision: {pct(score['micro']['precision'])}",
+             f"Overall Recall: {pct(score['micro']['recall'])}",
+             f"Overall F1: {pct(score['micro']['f1'])}",
+             "",
+             f"Macro Accuracy across Languages: {pct(score['macro_accuracy'])}",
+             f"Macro Precision across Languages: {pct(score['macro']['precision'])}",
+             f"Macro Recall across Languages: {pct(score['macro']['recall'])}",
+             f"Macro F1 across Languages: {pct(score['macro']['f1'])}",
+             "", "Per-Language Metrics:"]
+    for lang in score["ref_labels"]:
+        row = score["per_language"][lang]
+        lines += [f"{lang}:", f"  Accuracy: {pct(row['recall'])}",
+                  f"  Precision: {pct(row['precision'])}", f"  Recall: {pct(row['recall'])}",
+                  f"  F1: {pct(row['f1'])}"]
+    if score["confusions"]:
+        lines += ["", "Error Frequency (Target->Prediction):"]
+        lines += [f"{ref}->{hyp}: {count}" for ref, hyp, count in score["confusions"]]
+    results = Path(results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(results) as f:
+        f.write("\n".join(lines) + "\n")
+    return results

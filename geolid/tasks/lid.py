@@ -12,12 +12,18 @@ checkpoints load unchanged:
 Everything else (trainer, samplers, iterators, ECAPA-TDNN, poolings, projectors)
 is ESPnet's. Model building lives in :mod:`geolid.tasks.build`, which inference
 uses without importing this module.
+
+The published YAML files train unchanged: their ``language_upsampling_factor`` (a
+name released ESPnet does not know) is accepted as ``category_upsampling_factor``
+with one notice line, and keys a file repeats resolve as YAML does (the last wins,
+as the published code read them).
 """
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Callable, Dict, Optional, Tuple, Union
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -32,6 +38,9 @@ from geolid.tasks.choices import (encoder_choices, encoder_condition_choices, fr
                                   loss_choices, model_choices, normalize_choices, pooling_choices,
                                   pooling_condition_choices, projector_choices,
                                   projector_condition_choices, specaug_choices)
+
+# Published config spellings -> the option released ESPnet names.
+PUBLISHED_ALIASES = {"language_upsampling_factor": "category_upsampling_factor"}
 
 preprocessor_choices = ClassChoices(
     "preprocessor", classes={**espnet_lid.preprocessor_choices.classes, "lid": GeoLIDPreprocessor},
@@ -55,12 +64,30 @@ class GeoLIDTask(LIDTask):
     ]
 
     @classmethod
+    def get_parser(cls):
+        parser = super().get_parser()
+        for alias, name in PUBLISHED_ALIASES.items():
+            parser.add_argument(f"--{alias}", default=None, help=argparse.SUPPRESS)
+        return parser
+
+    @classmethod
+    def main(cls, args: Optional[argparse.Namespace] = None, cmd: Optional[Sequence[str]] = None):
+        if args is None:
+            args = cls.get_parser().parse_args(cmd)
+        super().main(args=resolve_published_aliases(args))
+
+    @classmethod
     def build_preprocess_fn(cls, args: argparse.Namespace, train: bool
                             ) -> Optional[Callable[[str, Dict[str, np.ndarray]], Dict[str, np.ndarray]]]:
         if not args.use_preprocessor:
             return None
-        return build.build_component(preprocessor_choices, args.preprocessor,
-                                     build.component_conf(args, "preprocessor"), train=train, lang2utt=args.lang2utt)
+        conf = dict(build.component_conf(args, "preprocessor"))
+        if not conf.get("rir_apply_prob"):
+            # ESPnet opens rir_scp whenever it is set, even at probability 0 (the published
+            # configs name dump/raw/rirs.scp that way); it is never read then.
+            conf.pop("rir_scp", None)
+        return build.build_component(preprocessor_choices, args.preprocessor, conf, train=train,
+                                     lang2utt=args.lang2utt)
 
     @classmethod
     def build_model(cls, args: argparse.Namespace) -> torch.nn.Module:
@@ -93,3 +120,19 @@ class GeoLIDTask(LIDTask):
     def build_model_from_args(cls, args: argparse.Namespace, model_file=None, device: str = "cpu"
                               ) -> Tuple[torch.nn.Module, argparse.Namespace]:
         return build.build_model_from_args(args, model_file, device)
+
+
+def resolve_published_aliases(args: argparse.Namespace) -> argparse.Namespace:
+    """Move published spellings (``language_upsampling_factor``) to ESPnet's option name,
+    with one notice line each; the alias is removed so the written config.yaml uses
+    ESPnet's name."""
+    for alias, name in PUBLISHED_ALIASES.items():
+        value = getattr(args, alias, None)
+        if hasattr(args, alias):
+            delattr(args, alias)
+        if value is None:
+            continue
+        print(f"notice: {alias}: {value} (published config spelling) is ESPnet's {name}; "
+              f"using {name}: {value}", file=sys.stderr)
+        setattr(args, name, value)
+    return args

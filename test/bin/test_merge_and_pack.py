@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -41,21 +43,68 @@ def test_merge_refuses_duplicates_and_missing(tmp_path, capsys):
     assert "did not finish" in capsys.readouterr().err
 
 
-def test_pack_writes_published_layout_that_loads(tmp_path, in_dir):
+def test_pack_is_espnets_pack_lid_plus_class_order(tmp_path, in_dir):
+    """Stage 9: ESPnet's `pack lid` layout (meta.yaml, config, model, images) plus the
+    class order at the path the config names; the unpacked folder loads like a
+    published repo."""
+    import zipfile
+
+    from geolid.bin.pack_model import unpack
     from geolid.inference.api import GeoLID
     from geolid.demo.tiny import make_experiment
 
     recipe = tmp_path / "recipe"
     make_experiment(recipe / "exp" / "lid_tiny_raw", ["eng", "fra", "cmn"])
+    (recipe / "exp/lid_tiny_raw/images").mkdir()
+    (recipe / "exp/lid_tiny_raw/images/loss.png").write_bytes(b"png")
+    (recipe / "data/lang2utt").write_text("eng eng_1 eng_2\nfra fra_1\ncmn cmn_1\n")
+    out = recipe / "exp/lid_tiny_raw/lid_tiny_raw_valid.accuracy.best.zip"
     with in_dir(recipe):
-        pack(__import__("pathlib").Path("exp/lid_tiny_raw"), "valid.accuracy.best.pth", tmp_path / "packed")
-    packed = tmp_path / "packed"
-    assert (packed / "exp/lid_tiny_raw/valid.accuracy.best.pth").is_file()
-    conf = yaml.safe_load((packed / "exp/lid_tiny_raw/config.yaml").read_text())
-    assert (packed / conf["lang2utt"]).read_text().split() == ["eng", "fra", "cmn"]
-    assert (packed / "hf_tiny_w2v2/config.json").is_file() and (packed / "README.md").is_file()
+        pack(Path("exp/lid_tiny_raw"), "valid.accuracy.best.pth", Path(out.name))
+    names = set(zipfile.ZipFile(recipe / out.name).namelist())
+    assert {"meta.yaml", "exp/lid_tiny_raw/config.yaml", "exp/lid_tiny_raw/valid.accuracy.best.pth",
+            "exp/lid_tiny_raw/images/loss.png", "data/lang2utt",
+            "hf_tiny_w2v2/config.json"} <= names
+    packed = unpack(recipe / out.name, tmp_path / "packed")
+    meta = yaml.safe_load((packed / "meta.yaml").read_text())
+    assert meta["files"] == {"model_file": "exp/lid_tiny_raw/valid.accuracy.best.pth"}
+    assert meta["yaml_files"] == {"train_config": "exp/lid_tiny_raw/config.yaml"}
+    assert (packed / "data/lang2utt").read_text() == "eng\nfra\ncmn\n"  # class order only
     lid = GeoLID.from_pretrained(str(packed), device="cpu")
     assert lid.languages == ["eng", "fra", "cmn"]
+
+
+def test_upload_uses_huggingface_hub_api(tmp_path, in_dir):
+    """Stage 10 against a fake huggingface_hub API: no network."""
+    from geolid.bin.pack_model import upload
+    from geolid.lid.tiny import make_experiment
+
+    recipe = tmp_path / "recipe"
+    make_experiment(recipe / "exp" / "lid_tiny_raw", ["eng", "fra", "cmn"])
+    with in_dir(recipe):
+        pack(Path("exp/lid_tiny_raw"), "valid.accuracy.best.pth", Path("m.zip"))
+
+    class FakeApi:
+        calls = []
+
+        def create_repo(self, repo_id, **kw):
+            self.calls.append(("create_repo", repo_id, kw))
+
+        def upload_folder(self, folder_path, repo_id, **kw):
+            files = sorted(str(p.relative_to(folder_path)) for p in Path(folder_path).rglob("*")
+                           if p.is_file())
+            self.calls.append(("upload_folder", repo_id, files, kw["repo_type"]))
+            return type("Info", (), {"commit_url": f"https://hf.co/{repo_id}/commit/1"})()
+
+    url = upload(recipe / "m.zip", "me/geolid_tiny", tmp_path / "hf_me_geolid_tiny", api=FakeApi())
+    assert url == "https://hf.co/me/geolid_tiny/commit/1"
+    (create, repo, kw), (upload_call, repo2, files, kind) = FakeApi.calls
+    assert (create, repo, kw["exist_ok"], upload_call, repo2, kind) == (
+        "create_repo", "me/geolid_tiny", True, "upload_folder", "me/geolid_tiny", "model")
+    assert {"README.md", "meta.yaml", "exp/lid_tiny_raw/config.yaml", "data/lang2utt",
+            "exp/lid_tiny_raw/valid.accuracy.best.pth"} <= set(files)
+    card = (tmp_path / "hf_me_geolid_tiny/README.md").read_text()
+    assert "GeoLID.from_pretrained('me/geolid_tiny')" in card
 
 
 def test_pack_refuses_absolute_paths(tmp_path):

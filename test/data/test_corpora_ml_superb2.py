@@ -22,8 +22,7 @@ def ms_root(tmp_path, audio) -> Path:
                 "train/nno/n2.wav", "train/nor/n3.wav", "train/org_jpn/j1.wav",
                 "dev/arb/a1.wav", "dev/azj/z1.wav", "dev/ory/o1.wav",
                 "dev_dialect/hin/x_tam_1.wav", "dev_dialect/hin/x_telugu_2.wav",
-                "dev_dialect/hin/x_guj_3.wav", "dev_dialect/hin/x_plain_4.wav",
-                "dev_dialect/eng/tam_5.wav"]:
+                "dev_dialect/hin/x_guj_3.wav", "dev_dialect/eng/tam_5.wav"]:
         audio.wav(root / rel)
     return root
 
@@ -39,11 +38,18 @@ def test_prepare_exact_files(ms_root, tmp_path):
     assert (train / "lang2utt").read_text() == "eng eng_e1 eng_e2\njpn jpn_j1\nlug lug_l1\n"
     assert (dev / "utt2lang").read_text() == "ara_a1 ara\naze_z1 aze\nori_o1 ori\n"
     assert (dialect / "utt2lang").read_text() == (
-        "eng_tam_5 eng\nguj_x_guj_3 guj\nhin_x_plain_4 hin\ntam_x_tam_1 tam\ntel_x_telugu_2 tel\n")
+        "eng_tam_5 eng\nguj_x_guj_3 guj\ntam_x_tam_1 tam\ntel_x_telugu_2 tel\n")
     assert (dialect / "wav.scp").read_text().splitlines()[-1] == (
         f"tel_x_telugu_2 {r}/dev_dialect/hin/x_telugu_2.wav")
     for d in (train, dev, dialect):
         validate_data_dir(d, check_audio=True)
+
+
+def test_dialect_hin_naming_no_relabel_language_is_an_error(ms_root, tmp_path, audio):
+    audio.wav(ms_root / "dev_dialect" / "hin" / "x_plain_4.wav")
+    with pytest.raises(CorpusError, match=r"dev_dialect utterance 'x_plain_4' .*labelled hin but "
+                                          r"its id names none of tam, tel, guj"):
+        ml_superb2.prepare_ml_superb2(ms_root, tmp_path / "data", splits=["dev_dialect"])
 
 
 def test_dialect_relabel_only_in_dev_dialect(ms_root, tmp_path, audio):

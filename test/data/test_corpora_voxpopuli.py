@@ -33,9 +33,11 @@ def vp_root(tmp_path, audio) -> Path:
     return root
 
 
-def test_prepare_exact_files(vp_root, tmp_path):
-    train, test = prepare_voxpopuli(vp_root, tmp_path / "data", languages=["en", "de"])
-    assert [train.name, test.name] == ["train_voxpopuli_lang", "test_voxpopuli_lang"]
+def test_prepare_exact_files(vp_root, tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        train, dev, test = prepare_voxpopuli(vp_root, tmp_path / "data", languages=["en", "de"])
+    assert [train.name, dev.name, test.name] == [
+        "train_voxpopuli_lang", "dev_voxpopuli_lang", "test_voxpopuli_lang"]
     b = vp_root.resolve() / "_transcribed_data"
     assert (train / "wav.scp").read_text() == (
         f"deu_20091005-0900-PLENARY-1_de_1 {b}/de/2009/20091005-0900-PLENARY-1_de_1.ogg\n"
@@ -44,9 +46,16 @@ def test_prepare_exact_files(vp_root, tmp_path):
     assert (train / "lang2utt").read_text() == (
         "deu deu_20091005-0900-PLENARY-1_de_1 deu_20120917-0900-PLENARY-3_de_2\n"
         "eng eng_20100101-0900-PLENARY-1_en_1\n")
-    # test = dev split
+    # dev and test are both the dev split
     assert (test / "utt2lang").read_text() == (
         "deu_20180101-0900-PLENARY-9_de_1 deu\neng_20110101-0900-PLENARY-2_en_1 eng\n")
+    assert (dev / "wav.scp").read_text() == (test / "wav.scp").read_text()
+    # The row without audio is left out, counted on the console and listed in a file.
+    assert (train / "missing_audio").read_text() == (
+        f"eng_20100101-0900-PLENARY-1_en_missing {b}/en/2010/20100101-0900-PLENARY-1_en_missing.ogg\n")
+    assert not (dev / "missing_audio").exists()
+    assert "train_voxpopuli_lang: 1 rows left out because their .ogg file is missing; listed in " \
+        f"{train / 'missing_audio'}" in caplog.text
     validate_data_dir(train, check_audio=True)
     validate_data_dir(test, check_audio=True)
 

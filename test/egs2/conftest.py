@@ -36,5 +36,6 @@ def recipe_env():
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env["OMP_NUM_THREADS"] = "1"
-    env.pop("PYTHONPATH", None)
+    # The recipes must run the code under test (this checkout), not another install.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p)
     return env

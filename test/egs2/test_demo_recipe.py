@@ -13,9 +13,11 @@ from geolid.utils.fileio import read_kaldi_map
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, copy_recipes, recipe_env):
-    root = copy_recipes(tmp_path_factory.mktemp("demo"))
+    # Spaces in every path: the recipe folder, --expdir and --dumpdir (issue: stage 4 broke).
+    root = copy_recipes(tmp_path_factory.mktemp("demo") / "demo copy")
     env = recipe_env
-    proc = subprocess.run(["bash", "run.sh", "--small", "true"], cwd=root / "demo1", env=env,
+    proc = subprocess.run(["bash", "run.sh", "--small", "true", "--expdir", "my exp",
+                           "--dumpdir", "my dump"], cwd=root / "demo1", env=env,
                           capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     return root / "demo1", proc.stdout
@@ -33,8 +35,8 @@ def test_stage3_dump_is_16k_with_lengths(demo):
     import soundfile as sf
 
     d, _ = demo
-    wav = read_kaldi_map(d / "dump/raw/test/wav.scp")
-    n = read_kaldi_map(d / "dump/raw/test/utt2num_samples")
+    wav = read_kaldi_map(d / "my dump/raw/test/wav.scp")
+    n = read_kaldi_map(d / "my dump/raw/test/utt2num_samples")
     assert list(wav) == list(n)
     utt = next(iter(wav))
     info = sf.info(wav[utt])
@@ -43,26 +45,29 @@ def test_stage3_dump_is_16k_with_lengths(demo):
 
 def test_stage4_stats(demo):
     d, _ = demo
-    shapes = read_kaldi_map(d / "exp/lid_stats_16000/train/speech_shape")
-    assert len(shapes) == len(read_kaldi_map(d / "dump/raw/train/wav.scp"))
-    assert (d / "exp/lid_stats_16000/train/feats_stats.npz").is_file()
+    shapes = read_kaldi_map(d / "my exp/lid_stats_16k/train/speech_shape")
+    assert len(shapes) == len(read_kaldi_map(d / "my dump/raw/train/wav.scp"))
+    assert (d / "my exp/lid_stats_16k/train/feats_stats.npz").is_file()
 
 
 @pytest.mark.parametrize("model", ["lid_tiny_geo_raw", "lid_tiny_baseline_raw"])
 def test_stages5to8_outputs(demo, model):
     d, _ = demo
-    exp = d / "exp" / model
+    exp = d / "my exp" / model
     assert (exp / "valid.accuracy.best.pth").is_file()
+    assert "--resume true" in (exp / "train.log").read_text()  # stage 5 resumes, as the template
     for tset in ("test", "test_accent"):
-        inf = exp / "inference" / tset
+        inf = exp / "inference" / "valid.accuracy.best" / tset
         lids = read_kaldi_map(inf / f"{tset}_lids")
-        ref = read_kaldi_map(d / "dump/raw" / tset / "utt2lang")
+        ref = read_kaldi_map(d / "my dump/raw" / tset / "utt2lang")
         assert sorted(lids) == sorted(ref)  # merged from 2 jobs, nothing lost or doubled
         score = json.loads((inf / "score" / tset / "score.json").read_text())
         acc = sum(lids[u] == ref[u] for u in ref) / len(ref)
         assert score["accuracy"] == pytest.approx(acc)
         assert (inf / "score" / tset / "confusion.png").stat().st_size > 5000
-        assert (inf / "tsne" / f"{tset}_tsne.png").stat().st_size > 5000
+        assert "Macro Accuracy across Languages" in (inf / "results").read_text()
+    # t-SNE of --tsne_set (test), from its stage-6 embeddings
+    assert (exp / "inference/valid.accuracy.best/tsne/test_tsne.png").stat().st_size > 5000
     results = (exp / "RESULTS.md").read_text()
     assert "test_accent" in results and "macro" in results
 
@@ -73,3 +78,14 @@ def test_results_table_has_both_models(demo):
     assert "lid_tiny_geo_raw" in table and "lid_tiny_baseline_raw" in table
     assert "accent-shifted test" in table
     assert table.strip() in out  # printed at the end
+
+
+def test_stop_before_scoring_exits_cleanly(tmp_path, copy_recipes, recipe_env):
+    """Issue: `run.sh --stop_stage 4` exited 2, because the results table ran anyway."""
+    root = copy_recipes(tmp_path)
+    proc = subprocess.run(["bash", "run.sh", "--small", "true", "--stop_stage", "1"],
+                          cwd=root / "demo1", env=recipe_env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "no results table" in proc.stdout
+    assert (root / "demo1/data/train/utt2lang").is_file() and not (root / "demo1/exp").exists()

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Staged recipe for geolocation-aware spoken language identification (geolid).
-# Shaped like ESPnet's egs2/TEMPLATE/lid1/lid.sh, but self-contained: no Kaldi tools
-# and no ESPnet source checkout; every stage calls a Python entry point.
+# Shaped like ESPnet's egs2/TEMPLATE/lid1/lid.sh (same stages, options and output
+# layout), but self-contained: no Kaldi tools and no ESPnet source checkout; every
+# stage calls a Python entry point. Differences from the template: README.md.
 #
-#  1 data preparation (local/data.sh)      6 inference on each test set (--nj jobs, merged)
-#  2 speed perturbation (optional)         7 scoring: metrics, confusion matrices, RESULTS.md
-#  3 format audio into dump/raw (16 kHz)   8 t-SNE plots of language embeddings
-#  4 collect shape statistics              9 pack the model in the published layout
-#  5 training (ESPnet trainer, DDP)       10 upload (prints the command)
+#  1 data preparation (local/data.sh)      6 inference on each test set (GPU if --ngpu > 0)
+#  2 speed perturbation (optional)         7 scoring: results, score.json, RESULTS.md
+#  3 format audio into dump/raw (16 kHz)   8 t-SNE plot of the --tsne_set embeddings
+#  4 collect shape statistics              9 pack the model (ESPnet's `pack lid` zip + class order)
+#  5 training (ESPnet trainer, DDP)       10 upload the packed model to the Hugging Face Hub
 set -euo pipefail
 
 log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (lid.sh:${BASH_LINENO[0]}) $*"; }
@@ -16,38 +17,57 @@ min() { local a=$1 b=$2; echo $(( a < b ? a : b )); }
 
 # General
 stage=1; stop_stage=10000
-skip_data_prep=false; skip_train=false; skip_eval=false; skip_packing=true; skip_upload=true
-ngpu=1; num_nodes=1; nj=4; inference_nj=4; gpu_inference=false
+skip_stages=""                 # e.g. "2 8": stages to leave out
+skip_data_prep=false           # skips stages 1-2 (stage 3 formats what it needs), as the template
+skip_train=false               # skips stages 4-5 (and formats only the evaluation sets)
+skip_eval=false                # skips stages 6-8
+skip_packing=true; skip_upload_hf=true
+eval_valid_set=false           # also format/evaluate the validation set when skipping training
+ngpu=1; num_nodes=1; nj=4; inference_nj=4
+gpu_inference=""               # template option; stage 6 follows --ngpu (GPU when > 0)
 dumpdir=dump; expdir=exp
 python=${PYTHON:-python3}
+fold_length=120000             # passed to training, as the template
+force_rerun=false              # stages 6-7 redo sets whose outputs are complete
 # Data
 local_data_opts=""
 speed_perturb_factors=""
-audio_format=wav; fs=16000
+feats_type=raw; audio_format=wav; fs=16k
 train_set=""; valid_set=""; test_sets=""
 combine_train_sets=""          # build train_set in dump/raw by merging these formatted sets
-cross_domain_tests=true        # cut test sets down to the training languages (<test>_cross_<train>)
+cross_domain_tests=true        # test sets of another corpus -> <test>_cross_<train> (training languages)
 # Statistics
 stats_with_model=true          # true: ESPnet collect_stats through the model (checks collect_feats);
                                # false: shape files straight from utt2num_samples (fast, big corpora)
 # Training
 lid_config=""; lid_args=""; lid_tag=""; lid_exp=""; lid_stats_dir=""
 pretrained_model=""            # --init_param for fine-tuning
+ignore_init_mismatch=false
 # Inference
 inference_model=valid.accuracy.best.pth
 inference_batch_size=4
 extract_embd=true
 inference_args=""
+checkpoint_interval=1000       # template option; inference here resumes per set (complete sets are skipped)
+# t-SNE (stage 8), published values
+tsne_set=""                    # default: the training set
+max_utt_per_lang_for_tsne=100
+perplexity=5
+max_iter=1000
 # Packing / upload
 hf_repo=""
+skip_upload=""                 # old name of --skip_upload_hf
 
 help_message="Usage: $0 --train_set <set> --valid_set <set> --test_sets '<sets>' --lid_config <yaml> [options]
-Options (defaults above in lid.sh):
-  --stage/--stop_stage N   --skip_data_prep/--skip_train/--skip_eval true|false
-  --lid_config FILE        --lid_args 'extra lid_train args'   --lid_tag TAG   --expdir DIR
-  --ngpu N --num_nodes N   (DDP through ESPnet's launcher; Slurm via cmd.sh)
-  --nj N --inference_nj N  --inference_model FILE --inference_batch_size N
-  --test_sets 'a b c'      --speed_perturb_factors '0.9 1.0 1.1'  --cross_domain_tests true|false"
+Options (defaults at the top of lid.sh), as ESPnet's lid1 template:
+  --stage/--stop_stage N  --skip_stages 'N ...'  --skip_data_prep/--skip_train/--skip_eval true|false
+  --skip_packing/--skip_upload_hf true|false   --hf_repo owner/name   --eval_valid_set true|false
+  --lid_config FILE  --lid_args 'extra lid_train args'  --lid_tag TAG  --expdir DIR  --dumpdir DIR
+  --ngpu N --num_nodes N  (DDP through ESPnet's launcher; Slurm via cmd.sh; stage 6 uses a GPU if N > 0)
+  --nj N --inference_nj N  --inference_model FILE --inference_batch_size N  --force_rerun true|false
+  --pretrained_model FILE --ignore_init_mismatch true|false --fold_length N --feats_type raw
+  --tsne_set SET --max_utt_per_lang_for_tsne N --perplexity P --max_iter N --checkpoint_interval N
+  --test_sets 'a b c'  --speed_perturb_factors '0.9 1.0 1.1'  --cross_domain_tests true|false"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -56,6 +76,7 @@ while [ $# -gt 0 ]; do
         --*) key=${1#--}; [ $# -ge 2 ] || die "option --$key needs a value"; val=$2; shift 2 ;;
         *) die "unexpected argument '$1'\n$help_message" ;;
     esac
+    key=${key//-/_}
     declare -p "$key" >/dev/null 2>&1 || die "unknown option --$key\n$help_message"
     printf -v "$key" '%s' "$val"
 done
@@ -63,115 +84,173 @@ done
 . ./path.sh
 . ./cmd.sh
 
+[ "${feats_type}" = raw ] || { log "ERROR: --feats_type ${feats_type}: only raw is supported" >&2; exit 2; }
+[ -n "${skip_upload}" ] && skip_upload_hf=${skip_upload}
 [ -n "$train_set" ] || die "--train_set is required"
 [ -n "$valid_set" ] || die "--valid_set is required"
 [ -n "$lid_config" ] || [ -n "$lid_tag" ] || die "--lid_config (or --lid_tag) is required"
-[ -n "$lid_tag" ] || lid_tag=$(basename "${lid_config}" .yaml)
-[ -n "$lid_exp" ] || lid_exp="${expdir}/lid_${lid_tag}_raw"
+[ -n "$lid_tag" ] || lid_tag="$(basename "${lid_config}" .yaml)_${feats_type}"
+[ -n "$lid_exp" ] || lid_exp="${expdir}/lid_${lid_tag}"
 [ -n "$lid_stats_dir" ] || lid_stats_dir="${expdir}/lid_stats_${fs}"
-data_feats=${dumpdir}/raw
-if [ -n "$speed_perturb_factors" ]; then train_set_sp="${train_set}_sp"; else train_set_sp="${train_set}"; fi
-if "$skip_train"; then stage_train_skip=true; else stage_train_skip=false; fi
+case "${fs}" in *k) fs_hz=$(( ${fs%k} * 1000 )) ;; *) fs_hz=${fs} ;; esac
+data_feats="${dumpdir}/raw"
+if [ -n "$speed_perturb_factors" ]; then
+    train_set_sp="${train_set}_sp"; lid_stats_dir="${lid_stats_dir}_sp"; lid_exp="${lid_exp}_sp"
+else
+    train_set_sp="${train_set}"
+fi
+[ -n "$tsne_set" ] || tsne_set="${train_set_sp}"
+inference_tag="${inference_model%.pth}"
+inference_root="${lid_exp}/inference/${inference_tag}"
 
-# The languages the model knows: the training lang2utt (line number = class index).
-train_lang2utt() {
-    if [ -f "${data_feats}/${train_set_sp}/lang2utt" ]; then echo "${data_feats}/${train_set_sp}/lang2utt"
-    else "$python" -m geolid.bin.model_check lang2utt "${lid_exp}/config.yaml"; fi
+"$skip_data_prep" && skip_stages+=" 1 2"
+"$skip_train" && skip_stages+=" 4 5"
+"$skip_eval" && skip_stages+=" 6 7 8"
+"$skip_packing" && skip_stages+=" 9"
+"$skip_upload_hf" && skip_stages+=" 10"
+skip_stages=" $(echo "${skip_stages}" | tr ' ' '\n' | grep . | sort -nu | tr '\n' ' ')"
+runs() {  # runs N: stage N is in [stage, stop_stage] and not skipped
+    [ "${stage}" -le "$1" ] && [ "${stop_stage}" -ge "$1" ] && [[ "${skip_stages} " != *" $1 "* ]]
 }
-# The set each stage evaluates for a test set (cut to the training languages when needed).
-eval_set_of() {
-    local t=$1
-    if "$cross_domain_tests" && [ -d "${data_feats}/${t}_cross_${train_set}" ]; then echo "${t}_cross_${train_set}"
-    else echo "$t"; fi
+log "Skipped stages:${skip_stages}"
+
+sets() { "$python" -m geolid.bin.data_sets "$@"; }      # set names and derived sets
+model_tool() { "$python" -m geolid.bin.model_check "$@"; }   # model lookups
+# The set each stage evaluates for a test set (another corpus: cut to the training languages).
+eval_set_of() { sets eval-set "$1" "${train_set_sp}" --cross "${cross_domain_tests}"; }
+n_lines() { local n; n=$(wc -l < "$1"); echo $(( n )); }
+
+# run_inference DATA_DIR OUT_DIR EXTRACT_EMBD: labels (and embeddings) of one data dir,
+# split into jobs and merged; ESPnet names the outputs after DATA_DIR's folder.
+run_inference() {
+    local data=$1 out=$2 embd=$3 name logdir n
+    name=$(basename "${data}")
+    logdir="${out}/logdir"; mkdir -p "${logdir}"
+    n=$(min "${_inference_jobs}" "$(n_lines "${data}/wav.scp")")
+    "$python" -m geolid.bin.data_prep split-data "${data}" "${n}" "${logdir}/split"
+    for k in $(seq "${n}"); do rm -rf "${logdir}/output.${k}"; mkdir -p "${logdir}/output.${k}"; done
+    # shellcheck disable=SC2086
+    ${_inference_cmd} --gpu "${_inference_ngpu}" JOB=1:"${n}" "${logdir}/inference.JOB.log" \
+        "$python" -m geolid.bin.lid_inference --ngpu "${_inference_ngpu}" --num_workers 0 \
+            --data_path_and_name_and_type "${logdir}/split/JOB/${name}/wav.scp,speech,sound" \
+            --data_path_and_name_and_type "${logdir}/split/JOB/${name}/utt2lang,lid_labels,text" \
+            --lid_train_config "${lid_exp}/config.yaml" --lid_model_file "${lid_exp}/${inference_model}" \
+            --valid_batch_size "${inference_batch_size}" --fix_duration false \
+            --extract_embd "${embd}" --save_embd_per_utt "${embd}" \
+            --save_embd_avg_lang "${embd}" --save_tsne_plot false \
+            --use_tensorboard false --use_matplotlib false \
+            --output_dir "${logdir}/output.JOB" ${inference_args}
+    local outputs=()
+    for k in $(seq "${n}"); do outputs+=("${logdir}/output.${k}"); done
+    "$python" -m geolid.bin.merge_inference --set "${name}" --out "${out}" "${outputs[@]}"
 }
 
-if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ] && ! "$skip_data_prep"; then
+# Stage 6 and 8 run on a GPU when the run has GPUs (as the published run); else on CPU jobs.
+inference_device() {
+    _inference_ngpu=0; _inference_cmd=${decode_cmd}; _inference_jobs=${inference_nj}
+    if [ "${ngpu}" -gt 0 ] || [ "${gpu_inference}" = true ]; then
+        if "$python" -c "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+            _inference_ngpu=1; _inference_cmd=${cuda_cmd}; _inference_jobs=1
+        else
+            log "WARNING: --ngpu ${ngpu} but no GPU is visible (torch.cuda.is_available() is false):" \
+                "inference runs on ${inference_nj} CPU jobs" >&2
+        fi
+    fi
+}
+
+if runs 1; then
     log "Stage 1: data preparation (local/data.sh ${local_data_opts})"
     # shellcheck disable=SC2086
     local/data.sh ${local_data_opts}
 fi
 
-if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ] && ! "$skip_data_prep" && [ -n "$speed_perturb_factors" ]; then
+if runs 2 && [ -n "$speed_perturb_factors" ]; then
     log "Stage 2: speed perturbation of data/${train_set} by ${speed_perturb_factors}"
     # shellcheck disable=SC2086
     "$python" -m geolid.bin.data_prep speed-perturb "data/${train_set}" "data/${train_set_sp}" --factors ${speed_perturb_factors}
 fi
 
-if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ] && ! "$skip_data_prep"; then
-    log "Stage 3: format audio into ${data_feats} (${fs} Hz ${audio_format}, mono)"
-    _sets="${test_sets}"
+if runs 3; then
+    log "Stage 3: format audio into ${data_feats} (${fs_hz} Hz ${audio_format}, mono)"
+    _sets=()
     if ! "$skip_train"; then
-        if [ -n "${combine_train_sets}" ]; then _sets="${combine_train_sets} ${valid_set} ${test_sets}"
-        else _sets="${train_set_sp} ${valid_set} ${test_sets}"; fi
+        if [ -n "${combine_train_sets}" ]; then read -r -a _sets <<< "${combine_train_sets}"
+        else _sets=("${train_set_sp}"); fi
+        _sets+=("${valid_set}")
+    elif "$eval_valid_set"; then
+        _sets+=("${valid_set}")
     fi
+    read -r -a _tests <<< "${test_sets}"
+    _sets+=("${_tests[@]}")
     _done=" "
-    for dset in ${_sets}; do
+    for dset in "${_sets[@]}"; do
         case "${_done}" in *" ${dset} "*) continue ;; esac; _done+="${dset} "
-        [ -d "data/${dset}" ] || die "data/${dset} not found: run stage 1 (local/data.sh) first"
-        "$python" -m geolid.bin.data_prep prepare validate "data/${dset}"
-        "$python" -m geolid.bin.data_prep format "data/${dset}" "${data_feats}/${dset}" \
-            --fs "${fs}" --audio-format "${audio_format}" --nj "${nj}"
+        src=$(sets format-source "${dset}")  # e.g. Babel's _over_10s sets: filtered after formatting
+        [ -d "data/${src}" ] || die "data/${src} not found: run stage 1 (local/data.sh) first"
+        "$python" -m geolid.bin.data_prep prepare validate "data/${src}"
+        "$python" -m geolid.bin.data_prep format "data/${src}" "${data_feats}/${src}" \
+            --fs "${fs_hz}" --audio-format "${audio_format}" --nj "${nj}"
+        [ "${src}" = "${dset}" ] || sets min-samples-set "${data_feats}" "${dset}"
     done
     if [ -n "${combine_train_sets}" ] && ! "$skip_train"; then
         # Babel is segmented and the others are not, so merge the formatted sets.
-        _parts=""; for d in ${combine_train_sets}; do _parts+=" ${data_feats}/${d}"; done
-        # shellcheck disable=SC2086
-        "$python" -m geolid.bin.data_prep prepare combine "${data_feats}/${train_set_sp}" ${_parts}
-        _n=""; for d in ${combine_train_sets}; do _n+=" ${data_feats}/${d}/utt2num_samples"; done
-        # shellcheck disable=SC2086
-        "$python" -m geolid.bin.data_prep merge ${_n} --out "${data_feats}/${train_set_sp}/utt2num_samples"
+        read -r -a _parts <<< "${combine_train_sets}"
+        sets combine "${data_feats}/${train_set_sp}" "${data_feats}" "${_parts[@]}"
+        # The published valid_iterator_type (category) samples the validation set with the
+        # dataset-balanced sampler too, which needs utt2dataset/dataset2utt there.
+        sets single-dataset "${data_feats}/${valid_set}"
     fi
-    if "$cross_domain_tests"; then
-        for dset in ${test_sets}; do
-            # Only languages the model was trained on can be scored fairly.
-            _train_langs=$(train_lang2utt)
-            if ! "$python" -m geolid.bin.data_prep is-subset "${data_feats}/${dset}" "${_train_langs}"; then
-                "$python" -m geolid.bin.data_prep prepare cross "${data_feats}/${dset}" \
-                    "${_train_langs}" "${data_feats}/${dset}_cross_${train_set}"
-            fi
-        done
+    if ! "$skip_train" && [ -n "${lid_config}" ]; then
+        # Every training/validation label needs its URIEL vector: fail here, on the console.
+        sets check-labels --config "${lid_config}" "${data_feats}/${train_set_sp}" "${data_feats}/${valid_set}"
     fi
 fi
 
-if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ] && ! "$stage_train_skip"; then
+if runs 4; then
     log "Stage 4: shape statistics -> ${lid_stats_dir}"
     mkdir -p "${lid_stats_dir}"
     if "$stats_with_model"; then
         _logdir="${lid_stats_dir}/logdir"; mkdir -p "${_logdir}"
-        _nj=$(min "${nj}" "$(wc -l < "${data_feats}/${valid_set}/wav.scp")")
+        _nj=$(min "${nj}" "$(n_lines "${data_feats}/${valid_set}/wav.scp")")
         "$python" -m geolid.bin.data_prep split-scp "${data_feats}/${train_set_sp}/wav.scp" "${_nj}" "${_logdir}/train"
         "$python" -m geolid.bin.data_prep split-scp "${data_feats}/${valid_set}/wav.scp" "${_nj}" "${_logdir}/valid"
         # shellcheck disable=SC2086
-        ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
+        if ! ${train_cmd} JOB=1:"${_nj}" "${_logdir}/stats.JOB.log" \
             "$python" -m geolid.bin.lid_train --collect_stats true --use_preprocessor true \
                 --ngpu 0 --num_workers 0 --config "${lid_config}" \
                 --lang2utt "${data_feats}/${train_set_sp}/lang2utt" \
-                --lang_num "$(wc -l < "${data_feats}/${train_set_sp}/lang2utt")" \
+                --lang_num "$(n_lines "${data_feats}/${train_set_sp}/lang2utt")" \
                 --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/wav.scp,speech,sound" \
                 --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/utt2lang,lid_labels,text" \
                 --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/wav.scp,speech,sound" \
                 --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/utt2lang,lid_labels,text" \
                 --train_shape_file "${_logdir}/train/keys.JOB.scp" \
                 --valid_shape_file "${_logdir}/valid/keys.JOB.scp" \
-                --output_dir "${_logdir}/stats.JOB" ${lid_args}
-        _dirs=""; for n in $(seq "${_nj}"); do _dirs+=" --input_dir ${_logdir}/stats.${n}"; done
-        # shellcheck disable=SC2086
-        "$python" -m espnet2.bin.aggregate_stats_dirs ${_dirs} --output_dir "${lid_stats_dir}"
+                --output_dir "${_logdir}/stats.JOB" ${lid_args}; then
+            # As the template: show the failing log on the console.
+            for f in "${_logdir}"/stats.*.log; do grep -qi error "$f" && tail -n 20 "$f" >&2; done
+            die "collect_stats failed (logs: ${_logdir}/stats.*.log)"
+        fi
+        _dirs=()
+        for n in $(seq "${_nj}"); do _dirs+=(--input_dir "${_logdir}/stats.${n}"); done
+        "$python" -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" --output_dir "${lid_stats_dir}"
     else
         for part in train valid; do
-            if [ $part = train ]; then d=${train_set_sp}; else d=${valid_set}; fi
+            if [ "$part" = train ]; then d=${train_set_sp}; else d=${valid_set}; fi
             mkdir -p "${lid_stats_dir}/${part}"
             cp "${data_feats}/${d}/utt2num_samples" "${lid_stats_dir}/${part}/speech_shape"
         done
     fi
 fi
 
-if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ] && ! "$stage_train_skip"; then
+if runs 5; then
     log "Stage 5: training ${lid_exp} (config ${lid_config}, ngpu ${ngpu}, nodes ${num_nodes})"
     mkdir -p "${lid_exp}"
     _opts=(--config "${lid_config}" --output_dir "${lid_exp}" --ngpu "${ngpu}"
+           --use_preprocessor true --resume true
+           --ignore_init_mismatch "${ignore_init_mismatch}" --fold_length "${fold_length}"
            --lang2utt "${data_feats}/${train_set_sp}/lang2utt"
-           --lang_num "$(wc -l < "${data_feats}/${train_set_sp}/lang2utt")"
+           --lang_num "$(n_lines "${data_feats}/${train_set_sp}/lang2utt")"
            --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/wav.scp,speech,sound"
            --train_data_path_and_name_and_type "${data_feats}/${train_set_sp}/utt2lang,lid_labels,text"
            --valid_data_path_and_name_and_type "${data_feats}/${valid_set}/wav.scp,speech,sound"
@@ -188,78 +267,90 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ] && ! "$stage_train_skip"; then
                 --dist_init_method "file://$(pwd)/${lid_exp}/.dist_init_$$"
     else
         _mp=false; [ "${ngpu}" -gt 1 ] && _mp=true
-        # shellcheck disable=SC2086
         _echo=(); [ "${cmd_backend:-local}" = local ] && _echo=(--echo "epoch results|training was finished")
+        # shellcheck disable=SC2086
         ${cuda_cmd} --gpu "${ngpu}" "${_echo[@]}" "${lid_exp}/train.log" \
             "$python" -m geolid.bin.lid_train "${_opts[@]}" ${lid_args} --multiprocessing_distributed "${_mp}"
     fi
     log "Training finished: ${lid_exp} (log ${lid_exp}/train.log)"
 fi
 
-if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ] && ! "$skip_eval"; then
-    log "Stage 6: inference with ${lid_exp}/${inference_model}"
-    "$python" -m geolid.bin.model_check check-model "${lid_exp}" "${inference_model}"
-    if "$gpu_inference"; then _cmd=${cuda_cmd}; _ngpu=1; else _cmd=${decode_cmd}; _ngpu=0; fi
-    for tset in ${test_sets}; do
+if runs 6; then
+    log "Stage 6: inference with ${lid_exp}/${inference_model} -> ${inference_root}"
+    # The class order file the config names (written from the package for a published model).
+    train_lang2utt=$(model_tool check-model "${lid_exp}" "${inference_model}" && model_tool lang2utt "${lid_exp}/config.yaml") \
+        || die "the model is not usable (message above)"
+    inference_device
+    read -r -a _tests <<< "${test_sets}"
+    "$eval_valid_set" && _tests+=("${valid_set}")
+    for tset in "${_tests[@]}"; do
         dset=$(eval_set_of "${tset}")
-        _dir="${lid_exp}/inference/${dset}"
-        _logdir="${_dir}/logdir"; mkdir -p "${_logdir}"
-        _nj=$(min "${inference_nj}" "$(wc -l < "${data_feats}/${dset}/wav.scp")")
-        "$python" -m geolid.bin.data_prep split-data "${data_feats}/${dset}" "${_nj}" "${_logdir}/split"
-        for n in $(seq "${_nj}"); do mkdir -p "${_logdir}/output.${n}"; done  # ESPnet writes into it
-        # ESPnet's lid_inference names outputs after the data folder, so each split keeps the set name.
-        # shellcheck disable=SC2086
-        ${_cmd} --gpu "${_ngpu}" JOB=1:"${_nj}" "${_logdir}/inference.JOB.log" \
-            "$python" -m geolid.bin.lid_inference --ngpu "${_ngpu}" --num_workers 0 \
-                --data_path_and_name_and_type "${_logdir}/split/JOB/${dset}/wav.scp,speech,sound" \
-                --data_path_and_name_and_type "${_logdir}/split/JOB/${dset}/utt2lang,lid_labels,text" \
-                --lid_train_config "${lid_exp}/config.yaml" --lid_model_file "${lid_exp}/${inference_model}" \
-                --valid_batch_size "${inference_batch_size}" --fix_duration false \
-                --extract_embd "${extract_embd}" --save_embd_per_utt "${extract_embd}" \
-                --save_embd_avg_lang "${extract_embd}" --save_tsne_plot false \
-                --use_tensorboard false --use_matplotlib false \
-                --output_dir "${_logdir}/output.JOB" ${inference_args}
-        "$python" -m geolid.bin.merge_inference --set "${dset}" --out "${_dir}" "${_logdir}"/output.*
+        [ "${dset}" = "${tset}" ] || sets cross-sets "${data_feats}" "${train_set_sp}" "${train_lang2utt}" "${tset}"
+        _dir="${inference_root}/${dset}"
+        if ! "$force_rerun" && model_tool inference-complete "${_dir}" "${dset}" \
+                "$(n_lines "${data_feats}/${dset}/wav.scp")" "${extract_embd}"; then
+            log "Skip inference for ${dset}: ${_dir} is complete (--force_rerun true redoes it)"
+            continue
+        fi
+        run_inference "${data_feats}/${dset}" "${_dir}" "${extract_embd}"
     done
 fi
 
-if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ] && ! "$skip_eval"; then
+if runs 7; then
     log "Stage 7: scoring"
-    _sets=""
-    for tset in ${test_sets}; do
+    read -r -a _tests <<< "${test_sets}"
+    "$eval_valid_set" && _tests+=("${valid_set}")
+    _sets=()
+    for tset in "${_tests[@]}"; do
         dset=$(eval_set_of "${tset}")
-        _dir="${lid_exp}/inference/${dset}"
+        _dir="${inference_root}/${dset}"
+        _sets+=("${dset}")
         [ -f "${_dir}/${dset}_lids" ] || die "${_dir}/${dset}_lids not found: run stage 6 first"
+        if ! "$force_rerun" && [ "${_dir}/results" -nt "${_dir}/${dset}_lids" ] \
+                && grep -q "Macro Accuracy" "${_dir}/results"; then
+            log "Skip scoring for ${dset}: ${_dir}/results is up to date"
+            continue
+        fi
         "$python" -m geolid.bin.score_lids --ref "${data_feats}/${dset}/utt2lang" --hyp "${_dir}/${dset}_lids" \
-            --out "${_dir}/score/${dset}" --confusion-png "${_dir}/score/${dset}/confusion.png" --name "${dset}"
-        _sets+=" ${dset}"
+            --out "${_dir}/score/${dset}" --confusion-png "${_dir}/score/${dset}/confusion.png" --name "${dset}" \
+            --results "${_dir}/results"
     done
-    # shellcheck disable=SC2086
-    "$python" -m geolid.bin.results_table --exp-dirs "${lid_exp}" --sets ${_sets} --out "${lid_exp}/RESULTS.md"
-    log "Results: ${lid_exp}/RESULTS.md"
+    "$python" -m geolid.bin.results_table --exp-dirs "${inference_root}" --sets "${_sets[@]}" --out "${lid_exp}/RESULTS.md"
+    log "Results: ${lid_exp}/RESULTS.md and ${inference_root}/<set>/results"
 fi
 
-if [ ${stage} -le 8 ] && [ ${stop_stage} -ge 8 ] && ! "$skip_eval" && "$extract_embd"; then
-    log "Stage 8: t-SNE of language embeddings"
-    for tset in ${test_sets}; do
-        dset=$(eval_set_of "${tset}")
-        _dir="${lid_exp}/inference/${dset}"
-        "$python" -m geolid.bin.plot_tsne --embeddings "${_dir}/${dset}_lang_to_embds.npz" \
-            --out "${_dir}/tsne/${dset}_tsne.png" --out-avg "${_dir}/tsne/${dset}_tsne_lang_avg.png" \
-            --title "${lid_tag}: ${dset}"
-    done
+if runs 8; then
+    tset=$(eval_set_of "${tsne_set}")
+    log "Stage 8: t-SNE of ${tset} (at most ${max_utt_per_lang_for_tsne} utterances a language)"
+    _embd="${inference_root}/${tset}/${tset}_lang_to_embds.npz"
+    if [ ! -f "${_embd}" ]; then
+        # Embeddings of a per-language subset of the set (the train set can be huge).
+        [ "${tset}" = "${tsne_set}" ] || sets cross-sets "${data_feats}" "${train_set_sp}" \
+            "$(model_tool lang2utt "${lid_exp}/config.yaml")" "${tsne_set}"
+        _sub="${inference_root}/tsne_subset"
+        sets subset-per-lang "${data_feats}/${tset}" "${max_utt_per_lang_for_tsne}" "${_sub}/data/${tset}"
+        inference_device
+        run_inference "${_sub}/data/${tset}" "${_sub}/${tset}" true
+        _embd="${_sub}/${tset}/${tset}_lang_to_embds.npz"
+    fi
+    "$python" -m geolid.bin.plot_tsne --embeddings "${_embd}" --max-per-lang "${max_utt_per_lang_for_tsne}" \
+        --perplexity "${perplexity}" --max-iter "${max_iter}" \
+        --out "${inference_root}/tsne/${tset}_tsne.png" --out-avg "${inference_root}/tsne/${tset}_tsne_lang_avg.png" \
+        --title "${lid_tag}: ${tset}"
 fi
 
-if [ ${stage} -le 9 ] && [ ${stop_stage} -ge 9 ] && ! "$skip_packing"; then
-    log "Stage 9: pack ${lid_exp} in the published layout"
-    "$python" -m geolid.bin.pack_model --exp "${lid_exp}" --model "${inference_model}" \
-        --out "${lid_exp}_packed"
+packed_model="${lid_exp}/${lid_exp##*/}_${inference_model%.*}.zip"
+if runs 9; then
+    log "Stage 9: pack ${lid_exp} -> ${packed_model}"
+    "$python" -m geolid.bin.pack_model pack --exp "${lid_exp}" --model "${inference_model}" \
+        --outpath "${packed_model}"
 fi
 
-if [ ${stage} -le 10 ] && [ ${stop_stage} -ge 10 ] && ! "$skip_upload"; then
-    log "Stage 10: upload"
+if runs 10; then
+    log "Stage 10: upload ${packed_model} to the Hugging Face Hub: ${hf_repo}"
     [ -n "$hf_repo" ] || die "--hf_repo <owner/name> is required to upload"
-    log "Run this to upload (not run automatically):"
-    echo "hf upload ${hf_repo} ${lid_exp}_packed . --repo-type model"
+    [ -f "${packed_model}" ] || die "${packed_model} not found: run stage 9 first (--skip_packing false)"
+    "$python" -m geolid.bin.pack_model upload --packed "${packed_model}" --hf_repo "${hf_repo}" \
+        --workdir "${expdir}/hf_${hf_repo//\//_}"
 fi
 log "Successfully finished."

@@ -1,25 +1,35 @@
 #!/usr/bin/env bash
-# Train on all five corpora merged (train_all_no_filter_lang); validate on ML-SUPERB 2.0 dev.
-# Inference from the published model instead of training:
-#   hf download espnet/geolid_combined_shared_trainable --local-dir .
-#   ./run_combined.sh --skip_train true --stage 6 --stop_stage 8
+# Train on all five corpora merged (train_all_no_filter_lang); validate on ML-SUPERB 2.0
+# dev; the same six test sets. Values as published (embeddings not extracted in stage 6;
+# t-SNE of the training set in stage 8).
+# Inference from the published model instead of training (only the test sets are needed;
+# its class order is not public, see README.md):
+#   hf download espnet/geolid_combined_shared_trainable --local-dir . --exclude README.md meta.yaml .gitattributes
+#   ./run_combined.sh --skip_train true
 set -euo pipefail
 . ./db.sh
 
 train_set=train_all_no_filter_lang
 valid_set=dev_ml_superb2_lang
 test_sets="dev_voxlingua107_lang test_voxpopuli_lang test_fleurs_lang dev_ml_superb2_lang dev_dialect_ml_superb2_lang dev_babel_over_10s_lang"
+tsne_set=train_all_no_filter_lang
 lid_config=conf/combined/mms_ecapa_upcon_32_44_it0.4_shared_trainable.yaml
 
 ./lid.sh \
-    --expdir exp_combined \
+    --feats_type raw \
     --train_set "${train_set}" \
     --combine_train_sets "train_voxlingua107_lang train_fleurs_lang train_ml_superb2_lang train_voxpopuli_lang train_babel_over_10s_lang" \
     --valid_set "${valid_set}" \
     --test_sets "${test_sets}" \
-    --lid_config "${lid_config}" \
-    --local_data_opts "--voxlingua107 ${VOXLINGUA107} --fleurs ${FLEURS} --ml_superb2 ${ML_SUPERB2} --voxpopuli ${VOXPOPULI} --babel ${BABEL}" \
+    --tsne_set "${tsne_set}" \
     --inference_model valid.accuracy.best.pth \
     --inference_batch_size 4 \
-    --extract_embd true \
+    --extract_embd false \
+    --checkpoint_interval 1000 \
+    --nj 8 \
+    --ngpu 1 \
+    --expdir exp_combined \
+    --lid_config "${lid_config}" \
+    --max_utt_per_lang_for_tsne 100 \
+    --local_data_opts "--voxlingua107 ${VOXLINGUA107} --fleurs ${FLEURS} --ml_superb2 ${ML_SUPERB2} --voxpopuli ${VOXPOPULI} --babel ${BABEL}" \
     "$@"

@@ -1,9 +1,10 @@
-"""IARPA Babel (LDC) -> ``train_babel_over_10s_lang`` and ``dev_babel_over_10s_lang``.
+"""IARPA Babel (LDC) -> ``train_babel_lang`` and ``dev_babel_lang``.
 
 Layout of the local copy (the LDC packages extracted side by side)::
 
     <root>/BABEL_<id>/conversational/{training,dev}/audio/<file>.sph
     <root>/BABEL_<id>/conversational/{training,dev}/transcription/<file>.txt
+    <root>/BABEL_<id>/conversational/reference_materials/lexicon.txt
 
 ``<id>`` is one of the 25 Babel ids (``101`` Cantonese ... ``404`` Georgian).
 A transcript alternates time marks and text::
@@ -14,16 +15,27 @@ A transcript alternates time marks and text::
     some words here
     [14.070]
 
-Each stretch between two consecutive marks is a segment. A segment is kept if
-its text holds at least one word (not only ``<no-speech>``, noises, ``(())``,
-``<foreign>`` ... tags) and it lasts at least ``min_duration`` seconds (10 s in
-the published evaluation). Recording id: ``{iso3}_{file stem}``; segment id:
-``{recording id}_{start}_{end}`` in centiseconds, zero-padded, so ids sort by
-time. ``wav.scp`` lists the audio file itself: libsndfile (soundfile) reads
-uncompressed NIST SPHERE (PCM, u-law, a-law) at its 8 kHz; the recipe's format
-stage resamples to 16 kHz. Shorten-compressed SPHERE cannot be read by
-libsndfile: give ``sph2pipe`` (path of the sph2pipe binary) to write piped
-commands instead, or convert the files beforehand.
+Each stretch between two consecutive marks is a segment. The published rules
+(its Kaldi-style ``prepare_babel.pl``) decide which segments are speech:
+``(())``, ``<foreign>``, ``<overlap>``, ``<prompt>`` and every word missing from
+the lexicon (after stripping the fragment markers ``-*~`` from either end) become
+``<unk>``; breath/lip-smack/cough/laugh and click/ring/dtmf/int tags are noise;
+``<no-speech>`` is silence; ``<sta>``, ``~`` and the speaker-change tags are
+dropped. A segment left with only ``<unk>``, noise or silence is dropped.
+
+The published evaluation uses only segments of at least 10 s, counted on the
+formatted 16 kHz audio (``utt2num_samples >= 160000``): that cut is made after
+the recipe's format stage, as ``*_babel_over_10s_lang`` (see
+:mod:`geolid.data.prepare`). ``min_duration`` here is an optional early cut on
+the time marks, off by default.
+
+Recording id: ``{iso3}_{file stem}``; segment id: ``{recording id}_{start}_{end}``
+in centiseconds, zero-padded, so ids sort by time. ``wav.scp`` lists the audio
+file itself: libsndfile (soundfile) reads uncompressed NIST SPHERE (PCM, u-law,
+a-law) at its 8 kHz; the recipe's format stage resamples to 16 kHz.
+Shorten-compressed SPHERE cannot be read by libsndfile: give ``sph2pipe`` (path
+of the sph2pipe binary) to write piped commands instead, or convert the files
+beforehand.
 """
 from __future__ import annotations
 
@@ -31,7 +43,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from geolid.data.corpora.common import CorpusError, PathLike, check_original_id, require_dir
 from geolid.data.datadir import DataDir, write_data_dir
@@ -39,12 +51,21 @@ from geolid.data.iso import BABEL_TO_ISO3, IsoCodeError, babel_to_iso3
 
 log = logging.getLogger(__name__)
 
-SETS = {"training": "train_babel_over_10s_lang", "dev": "dev_babel_over_10s_lang"}
-MIN_DURATION = 10.0
+SETS = {"training": "train_babel_lang", "dev": "dev_babel_lang"}
 TIME_MARK_RE = re.compile(r"^\[(\d+(?:\.\d*)?)\]$")
-# Tokens that are not speech in the language: a segment made only of these is dropped.
-NON_SPEECH_RE = re.compile(r"^(<[^>]*>|\(\(\)\)|~)$")
 AUDIO_SUFFIXES = (".sph", ".wav")
+LEXICON = Path("reference_materials") / "lexicon.txt"
+# Token rules of the published prepare_babel.pl.
+UNK, VOCAL_NOISE, NOISE, SILENCE = "<unk>", "<v-noise>", "<noise>", "<silence>"
+DROPPED_TOKENS = frozenset({"<sta>", "<male-to-female>", "<female-to-male>", "~"})
+TOKEN_MAP = {
+    **{t: VOCAL_NOISE for t in ("<lipsmack>", "<breath>", "<cough>", "<laugh>")},
+    **{t: NOISE for t in ("<click>", "<ring>", "<dtmf>", "<int>")},
+    **{t: UNK for t in ("(())", "<foreign>", "<overlap>", "<prompt>")},
+    "<no-speech>": SILENCE,
+}
+NOT_SPEECH = frozenset({UNK, VOCAL_NOISE, NOISE, SILENCE})
+FRAGMENT_MARKERS = "-*~"
 
 
 @dataclass(frozen=True)
@@ -59,9 +80,41 @@ class Segment:
     def duration(self) -> float:
         return self.end - self.start
 
-    @property
-    def has_speech(self) -> bool:
-        return any(not NON_SPEECH_RE.match(tok) for tok in self.text.split())
+    def has_speech(self, lexicon: Optional[Set[str]] = None) -> bool:
+        """True if a token is a word (of ``lexicon``, when given) after the published mapping."""
+        return any(tok not in NOT_SPEECH for tok in map_tokens(self.text, lexicon))
+
+
+def read_lexicon(path: Path) -> Set[str]:
+    """The words of a Babel lexicon: the first field of each line."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return {line.split()[0] for line in f if line.strip()}
+
+
+def _in_lexicon(word: str, lexicon: Set[str]) -> str:
+    """``word``, or the form left after stripping fragment markers one at a time from
+    either end that is in the lexicon, or ``<unk>``."""
+    while word not in lexicon and len(word) > 1:
+        if word[-1] in FRAGMENT_MARKERS:
+            word = word[:-1]
+        elif word[0] in FRAGMENT_MARKERS:
+            word = word[1:]
+        else:
+            break
+    return word if word in lexicon else UNK
+
+
+def map_tokens(text: str, lexicon: Optional[Set[str]] = None) -> List[str]:
+    """Transcript tokens after the published mapping (see the module docstring)."""
+    out = []
+    for tok in text.split():
+        if tok in DROPPED_TOKENS:
+            continue
+        if tok in TOKEN_MAP:
+            out.append(TOKEN_MAP[tok])
+        else:
+            out.append(tok if lexicon is None else _in_lexicon(tok, lexicon))
+    return out
 
 
 def parse_transcript(path: Path) -> List[Segment]:
@@ -127,8 +180,8 @@ def centiseconds(seconds: float) -> int:
     return int(round(seconds * 100))
 
 
-def prepare_split(split_dir: Path, iso3: str, min_duration: float,
-                  sph2pipe: Optional[str]) -> DataDir:
+def prepare_split(split_dir: Path, iso3: str, min_duration: Optional[float],
+                  sph2pipe: Optional[str], lexicon: Optional[Set[str]] = None) -> DataDir:
     """Segments of one language and split (``training`` or ``dev``) as a data directory."""
     trans_dir = require_dir(split_dir / "transcription", "Babel",
                             f"Expected transcripts in '{split_dir}/transcription/*.txt'.")
@@ -137,11 +190,13 @@ def prepare_split(split_dir: Path, iso3: str, min_duration: float,
     audio = {p.stem: p for p in sorted(audio_dir.iterdir())
              if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES}
     data = DataDir(wav_scp={}, utt2lang={}, segments={})
-    no_audio = short = 0
+    no_audio = short = not_speech = 0
     for txt in sorted(trans_dir.glob("*.txt")):
         stem = check_original_id(txt.stem, txt)
-        kept = [s for s in parse_transcript(txt) if s.has_speech]
-        long_enough = [s for s in kept if s.duration >= min_duration - 1e-6]
+        segments = parse_transcript(txt)
+        kept = [s for s in segments if s.has_speech(lexicon)]
+        not_speech += len(segments) - len(kept)
+        long_enough = [s for s in kept if min_duration is None or s.duration >= min_duration - 1e-6]
         short += len(kept) - len(long_enough)
         if not long_enough:
             continue
@@ -156,18 +211,19 @@ def prepare_split(split_dir: Path, iso3: str, min_duration: float,
             data.utt2lang[utt] = iso3
     if no_audio:
         log.warning("Babel: %s: %d transcripts have no audio file; skipped", split_dir, no_audio)
-    log.info("Babel: %s: %d segments kept, %d shorter than %.1f s dropped", split_dir,
-             len(data.utt2lang), short, min_duration)
+    log.info("Babel: %s: %d segments kept; dropped: %d only <unk>/noise/silence, %d shorter "
+             "than min_duration", split_dir, len(data.utt2lang), not_speech, short)
     return data
 
 
-def prepare_babel(root: PathLike, out_dir: PathLike, min_duration: float = MIN_DURATION,
+def prepare_babel(root: PathLike, out_dir: PathLike, min_duration: Optional[float] = None,
                   sph2pipe: Optional[str] = None,
                   babel_ids: Optional[Sequence[str]] = None) -> List[Path]:
-    """Write ``<out_dir>/train_babel_over_10s_lang`` and ``<out_dir>/dev_babel_over_10s_lang``.
+    """Write ``<out_dir>/train_babel_lang`` and ``<out_dir>/dev_babel_lang``.
 
     ``babel_ids``: ids to use (``101`` ...; default: every ``BABEL_<id>`` under
-    ``root``). Returns the written paths (train, dev).
+    ``root``). Each package needs its lexicon (``reference_materials/lexicon.txt``).
+    Returns the written paths (train, dev).
     """
     root = require_dir(root, "Babel",
                        "Babel is licensed by LDC: obtain the packages, extract each into "
@@ -186,19 +242,23 @@ def prepare_babel(root: PathLike, out_dir: PathLike, min_duration: float = MIN_D
             raise CorpusError(f"Babel: {root}/{bid}: {exc}; known ids: "
                               f"{sorted(BABEL_TO_ISO3)}") from None
         folder = bid if bid.startswith("BABEL_") else f"BABEL_{bid}"
-        langs.append((require_dir(root / folder / "conversational", "Babel",
-                                  f"Expected '{root}/{folder}/conversational/{{training,dev}}'."),
-                      iso3))
+        conv = require_dir(root / folder / "conversational", "Babel",
+                           f"Expected '{root}/{folder}/conversational/{{training,dev}}'.")
+        if not (conv / LEXICON).is_file():
+            raise CorpusError(f"Babel: lexicon '{conv / LEXICON}' not found; the published rules "
+                              "map words missing from it to <unk> (segments of only <unk>, noise "
+                              "or silence are dropped). Extract the package's reference_materials.")
+        langs.append((conv, iso3, read_lexicon(conv / LEXICON)))
     from tqdm import tqdm
 
     out_dir = Path(out_dir)
     written = []
     for split, set_name in SETS.items():
         merged = DataDir(wav_scp={}, utt2lang={}, segments={})
-        for conv_dir, iso3 in tqdm(langs, desc=f"Babel {split}", unit="lang"):
+        for conv_dir, iso3, lexicon in tqdm(langs, desc=f"Babel {split}", unit="lang"):
             part = prepare_split(require_dir(conv_dir / split, "Babel", "The package looks "
                                              "incomplete; re-extract it."),
-                                 iso3, min_duration, sph2pipe)
+                                 iso3, min_duration, sph2pipe, lexicon)
             merged.wav_scp.update(part.wav_scp)
             merged.utt2lang.update(part.utt2lang)
             merged.segments.update(part.segments)

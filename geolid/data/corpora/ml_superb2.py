@@ -16,7 +16,8 @@ fetched and their audio written out as wav; reading Parquet needs ``pyarrow``.
 Label rules (published): ``nno``, ``nob``, ``nor`` are skipped; ``lga``->``lug``,
 ``org_jpn``->``jpn``, ``ory``->``ori``, ``azj``->``aze``, ``arb``->``ara``; in
 ``dev_dialect`` a ``hin`` utterance whose id contains ``tam``/``tel``/``guj`` is
-relabelled to that language. Utterance id: ``{label}_{id}``.
+relabelled to that language, and one whose id names none of them is an error
+(as published). Utterance id: ``{label}_{id}``.
 """
 from __future__ import annotations
 
@@ -59,6 +60,12 @@ def read_split(root: Path, split: str) -> Dict[str, Tuple[str, str]]:
             utt_label = label
             if split == DIALECT_SPLIT:
                 utt_label = ml_superb2_dialect_label(label, original)
+                if utt_label == "hin":
+                    raise CorpusError(
+                        f"ML-SUPERB 2.0: dev_dialect utterance '{original}' ({wav}) is labelled "
+                        "hin but its id names none of tam, tel, guj; the published recipe relabels "
+                        "every hin utterance of dev_dialect by the language its id names and stops "
+                        "on any other. Check the local copy of the split")
                 relabelled += utt_label != label
             utt = f"{utt_label}_{original}"
             if utt in out:

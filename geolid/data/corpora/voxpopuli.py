@@ -1,4 +1,5 @@
-"""VoxPopuli (transcribed part) -> ``train_voxpopuli_lang`` and ``test_voxpopuli_lang``.
+"""VoxPopuli (transcribed part) -> ``train_voxpopuli_lang``, ``dev_voxpopuli_lang`` and
+``test_voxpopuli_lang``.
 
 Layout of the local copy (as the VoxPopuli download/segmentation scripts make it)::
 
@@ -8,9 +9,14 @@ Layout of the local copy (as the VoxPopuli download/segmentation scripts make it
 
 ``<lang>`` is one of the 16 languages (``cs de en es et fi fr hr hu it lt nl pl
 ro sk sl``). The TSVs have a header row with an ``id`` column; ``<year>`` is
-the first 4 characters of the id. The test set is the dev set (VoxPopuli's
-test split is not used), as in the published recipe. Utterance id:
-``{iso3}_{id}``. Rows whose audio is missing are skipped with a warning.
+the first 4 characters of the id. The dev and test sets are both made from the
+dev TSVs (VoxPopuli's test split is not used), as in the published recipe.
+Utterance id: ``{iso3}_{id}``.
+
+A row whose ``.ogg`` file is missing cannot be formatted; it is left out of the
+set and reported: the count on the console and every such row (``utt path``) in
+``<set>/missing_audio``. (The published recipe wrote them into ``wav.scp`` and
+failed later, when formatting.)
 """
 from __future__ import annotations
 
@@ -23,12 +29,14 @@ from geolid.data.corpora.common import (CorpusError, PathLike, check_original_id
                                         require_dir)
 from geolid.data.datadir import DataDir, write_data_dir
 from geolid.data.iso import VOXPOPULI_TO_ISO3, IsoCodeError, voxpopuli_to_iso3
+from geolid.utils.fileio import write_kaldi_map
 
 log = logging.getLogger(__name__)
 
 SUBDIR = "_transcribed_data"
 # data directory name -> TSV split it is made from
-SETS = {"train_voxpopuli_lang": "train", "test_voxpopuli_lang": "dev"}
+SETS = {"train_voxpopuli_lang": "train", "dev_voxpopuli_lang": "dev", "test_voxpopuli_lang": "dev"}
+MISSING_AUDIO = "missing_audio"
 
 
 def audio_path(lang_dir: Path, original_id: str) -> Path:
@@ -58,30 +66,30 @@ def read_ids(tsv: Path) -> List[str]:
     return ids
 
 
-def read_split(root: Path, lang: str, split: str) -> Dict[str, Tuple[str, str]]:
-    """``{utt_id: (iso3, ogg path)}`` for one language and TSV split."""
+def read_split(root: Path, lang: str, split: str,
+               missing: Optional[Dict[str, str]] = None) -> Dict[str, Tuple[str, str]]:
+    """``{utt_id: (iso3, ogg path)}`` for one language and TSV split; rows without audio go
+    to ``missing`` (``{utt_id: path}``) instead."""
     iso3 = voxpopuli_to_iso3(lang)
     lang_dir = root / SUBDIR / lang
     out: Dict[str, Tuple[str, str]] = {}
-    missing = 0
     tsv = lang_dir / f"asr_{split}.tsv"
     for original in read_ids(tsv):
         ogg = audio_path(lang_dir, original)
         if not ogg.is_file():
-            missing += 1
+            if missing is not None:
+                missing[f"{iso3}_{original}"] = str(ogg)
             continue
         out[f"{iso3}_{original}"] = (iso3, str(ogg))
-    if missing:
-        log.warning("VoxPopuli: %s: %d rows skipped, their .ogg file is missing", tsv, missing)
     return out
 
 
 def prepare_voxpopuli(root: PathLike, out_dir: PathLike,
                       languages: Optional[Sequence[str]] = None) -> List[Path]:
-    """Write ``<out_dir>/train_voxpopuli_lang`` and ``<out_dir>/test_voxpopuli_lang``.
+    """Write ``<out_dir>/{train,dev,test}_voxpopuli_lang``.
 
     ``languages``: VoxPopuli codes to use (default: all 16, each must be present).
-    Returns the written paths (train, test).
+    Returns the written paths (train, dev, test).
     """
     from tqdm import tqdm
 
@@ -102,7 +110,16 @@ def prepare_voxpopuli(root: PathLike, out_dir: PathLike,
     written = []
     for set_name, split in SETS.items():
         utts: Dict[str, Tuple[str, str]] = {}
-        for lang in tqdm(langs, desc=f"VoxPopuli {split}", unit="lang"):
-            utts.update(read_split(root, lang, split))
-        written.append(write_data_dir(out_dir / set_name, DataDir.from_labelled(utts)))
+        missing: Dict[str, str] = {}
+        for lang in tqdm(langs, desc=f"VoxPopuli {set_name}", unit="lang"):
+            utts.update(read_split(root, lang, split, missing))
+        path = write_data_dir(out_dir / set_name, DataDir.from_labelled(utts))
+        report = path / MISSING_AUDIO
+        if missing:
+            write_kaldi_map(report, missing)
+            log.warning("VoxPopuli: %s: %d rows left out because their .ogg file is missing; "
+                        "listed in %s", set_name, len(missing), report)
+        elif report.exists():
+            report.unlink()
+        written.append(path)
     return written

@@ -57,12 +57,9 @@ class PretrainedModelUnavailable(RuntimeError):
 
 
 def _fetch_hint(repo_id: str) -> str:
-    return (
-        f"Fetch it on a machine with network access: `hf download {repo_id} "
-        f"--local-dir <dir>` (or `geolid download {repo_id}`), then set "
-        f"frontend_conf.frontend_conf.path_or_url to <dir>, or set HF_HOME to the "
-        "cache that holds it."
-    )
+    from geolid.published import download_hint  # the one download hint of the package
+
+    return download_hint(repo_id, then="set frontend_conf.frontend_conf.path_or_url to it")
 
 
 def _cached_snapshot(repo_id: str, cache_dir: Optional[str]) -> Optional[Path]:

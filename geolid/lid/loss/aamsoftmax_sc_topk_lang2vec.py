@@ -107,7 +107,24 @@ class AAMSoftmaxSCTopKLang2Vec(ArcMarginProduct_intertopk_subcenter):
             class_loss = ce
         return LossTerms((1 - lam) * class_loss + lam * geo_all, class_loss, geo_all)
 
-    def forward(self, input: torch.Tensor, label: Optional[torch.Tensor] = None
-                ) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor], torch.Tensor]:
-        """ESPnet loss contract: margin CE (None without labels), accuracy, argmax."""
-        return super().forward(input, label)
+    def forward(self, input: torch.Tensor, label: Optional[torch.Tensor] = None,
+                lang2vec: Optional[torch.Tensor] = None, weight: Optional[torch.Tensor] = None
+                ) -> Tuple[Optional[torch.Tensor], ...]:
+        """ESPnet loss contract: margin CE (None without labels), accuracy, argmax.
+
+        The published module's call ``loss(input=x, label=y, lang2vec=v)`` returns, as it
+        did, ``(loss, accuracy, pred, class_loss, geo_loss)`` with
+        ``loss = (1-lambda) CE + lambda geo(GeoPred(x), v)``, in train and eval mode. The
+        published code scaled its class loss in place, so its ``class_loss`` was that same
+        total: kept. Without labels it returns ``(None, None, pred)`` as published.
+        """
+        if weight is not None:
+            raise NotImplementedError(
+                "loss(weight=...): separate sub-centre weights belong to the published "
+                "self-conditioning LID variant, which geolid does not implement")
+        ce, accuracy, pred = super().forward(input, label)
+        if lang2vec is None or label is None:
+            return ce, accuracy, pred
+        geo = self.geo_loss(self.predict_lang2vec(input), lang2vec)
+        loss = (1 - self.lang2vec_weight) * ce + self.lang2vec_weight * geo
+        return loss, accuracy, pred, loss, geo

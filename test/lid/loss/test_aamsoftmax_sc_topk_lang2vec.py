@@ -98,3 +98,28 @@ def test_binary_lang2vec_uses_bce():
 def test_bad_conf_is_explained(kw, msg):
     with pytest.raises(ValueError, match=msg):
         make(**kw)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_published_call_signature(training):
+    """Code written against the published module: its constructor kwargs and
+    ``loss(input=x, label=y, lang2vec=v)``; the loss with the geo term comes first."""
+    torch.manual_seed(0)
+    loss_fn = AAMSoftmaxSCTopKLang2Vec(nout=16, nclasses=10, scale=15, margin=0.3, easy_margin=False,
+                                       K=3, mp=0.06, k_top=5, do_lm=False, lang2vec_dim=299,
+                                       lang2vec_type="geo", lang2vec_weight=0.2)
+    loss_fn.train(training)
+    x = torch.randn(4, 16, requires_grad=True)
+    y = torch.tensor([0, 3, 3, 9])
+    v = torch.rand(4, 299)
+    loss, accuracy, pred, class_loss, geo = loss_fn(input=x, label=y, lang2vec=v)
+    ce, acc3, pred3 = loss_fn(x, y)
+    mse = torch.nn.functional.mse_loss(loss_fn.lang2vec_head(x), v)
+    torch.testing.assert_close(geo, mse)
+    torch.testing.assert_close(loss, 0.8 * ce + 0.2 * mse)
+    assert class_loss is loss  # the published in-place scaling made them one tensor
+    assert torch.equal(pred, pred3) and accuracy == acc3 and pred.shape == (4,)
+    loss.backward()
+    assert x.grad is not None and loss_fn.lang2vec_head[0].weight.grad.abs().sum() > 0
+    none_loss, none_acc, pred_only = loss_fn(input=x, lang2vec=v)
+    assert none_loss is None and none_acc is None and torch.equal(pred_only, pred)
