@@ -74,6 +74,7 @@ class Prediction:
     segments: Optional[List[Segment]] = None
     geo_vector: Optional[np.ndarray] = None     # (geo_dim,), Python API; JSON on request
     error: Optional[str] = None
+    prior: Optional[Dict[str, Any]] = None      # location prior used, and whether it changed the answer
 
     @property
     def ok(self) -> bool:
