@@ -24,9 +24,10 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 
-def data_dir_logits(lid, data_dir, progress: bool = False) -> Tuple[List[str], np.ndarray, np.ndarray, int]:
-    """(utts, uncalibrated logits (N, C), label indices (N,), skipped) of a Kaldi data dir."""
-    from geolid.inference.enroll import logits_from_embeddings
+def data_dir_embeddings(lid, data_dir, progress: bool = False
+                        ) -> Tuple[List[str], np.ndarray, np.ndarray, int]:
+    """(utts, embeddings (N, D), label indices (N,), skipped) of a Kaldi data dir;
+    utterances of languages the model does not know are skipped."""
     from geolid.utils.fileio import read_kaldi_map
 
     data_dir = Path(data_dir)
@@ -46,9 +47,16 @@ def data_dir_logits(lid, data_dir, progress: bool = False) -> Tuple[List[str], n
         emb.append(lid.embed([wavs[u] for u in utts[s:s + step]]))
         if progress:
             print(f"  {data_dir.name}: {min(s + step, len(utts))}/{len(utts)}", file=sys.stderr)
-    logits = logits_from_embeddings(lid, np.concatenate(emb), calibrated=False)
     labels = np.array([index[langs[u]] for u in utts])
-    return utts, logits, labels, skipped
+    return utts, np.concatenate(emb), labels, skipped
+
+
+def data_dir_logits(lid, data_dir, progress: bool = False) -> Tuple[List[str], np.ndarray, np.ndarray, int]:
+    """(utts, uncalibrated logits (N, C), label indices (N,), skipped) of a Kaldi data dir."""
+    from geolid.inference.enroll import logits_from_embeddings
+
+    utts, emb, labels, skipped = data_dir_embeddings(lid, data_dir, progress)
+    return utts, logits_from_embeddings(lid, emb, calibrated=False), labels, skipped
 
 
 def _named(spec: str) -> Tuple[str, str]:
