@@ -65,3 +65,20 @@ def test_api_near_records_the_prior(lid, tmp_path):
     assert near.prior["lat"] == 39.9 and near.prior["radius_km"] == 300
     assert near.prior["language_without_prior"] == plain.top_k[0].code
     assert near.to_dict()["prior"]["changed"] == (near.language != plain.language)
+
+
+def test_cli_near(model_root, tmp_path, capsys):
+    import json
+
+    from geolid.cli.main import main
+
+    from .conftest import noise, write
+
+    wav = write(tmp_path / "a.wav", noise(1.0, seed=4))
+    assert main(["predict", "--model", str(model_root), "--format", "json", "-q", "--device", "cpu",
+                 "--near", "48.8,2.3,400", "--near-strength", "0.5", str(wav)]) == 0
+    rec = json.loads(capsys.readouterr().out)["predictions"][0]
+    assert rec["prior"]["strength"] == 0.5 and rec["prior"]["radius_km"] == 400
+    for bad in (["--near", "Paris"], ["--near-strength", "0.3"]):
+        assert main(["predict", "--model", str(model_root), "-q", *bad, str(wav)]) == 2
+        assert "near" in capsys.readouterr().err
