@@ -72,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--eval", action="append", default=[], metavar="[NAME=]DIR",
                     help="also report ECE before/after on this data dir (repeatable)")
     ap.add_argument("--plot", help="reliability diagram PNG (before/after, every set)")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: cuda if available)")
     ap.add_argument("--dry-run", action="store_true", help="report only; do not write calibration.json")
     args = ap.parse_args(argv)
 
