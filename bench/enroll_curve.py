@@ -46,6 +46,23 @@ def synth_new_languages(work: Path, n_train: int, n_test: int, seed: int):
     return out
 
 
+def cached_embeddings(lid, data_dir, cache_dir: Path):
+    """:func:`data_dir_embeddings`, kept in ``cache_dir`` per (model file, data dir)."""
+    import hashlib
+
+    from geolid.bin.calibrate import data_dir_embeddings
+
+    key = hashlib.sha1(f"{Path(lid.files.model).resolve()}|{Path(data_dir).resolve()}".encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"emb_{Path(data_dir).name}_{key}.npz"
+    if path.is_file():
+        z = np.load(path)
+        return list(z["utts"]), z["emb"], z["labels"]
+    utts, emb, labels, _ = data_dir_embeddings(lid, data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, utts=np.asarray(utts), emb=emb, labels=labels)
+    return utts, emb, labels
+
+
 def accuracy(logits: np.ndarray, truth) -> float:
     return float((logits.argmax(1) == np.asarray(truth)).mean())
 
@@ -66,7 +83,6 @@ def main(argv=None) -> int:
 
     import torch
 
-    from geolid.bin.calibrate import data_dir_embeddings
     from geolid.inference.api import GeoLID
     from geolid.inference.enroll import centres_from_embeddings, logits_from_embeddings
 
@@ -79,7 +95,7 @@ def main(argv=None) -> int:
     emb = {s: lid.embed([p for _, p, _ in clips[s]]) for s in ("train", "test")}
     demo = {}
     for d in args.demo_data:
-        _, e, labels, _ = data_dir_embeddings(lid, d)
+        _, e, labels = cached_embeddings(lid, d, work / "cache")
         demo[Path(d).name] = (e, labels)
     print(f"embedded {sum(len(v) for v in clips.values())} new + "
           f"{sum(len(v[1]) for v in demo.values())} demo clips in {time.time() - t0:.0f} s", file=sys.stderr)
@@ -118,10 +134,10 @@ def main(argv=None) -> int:
             rows.append(row)
     loss.weight = torch.nn.Parameter(w0)
 
-    # end-to-end check of the shortcut with the real API (12 clips, default method)
+    # end-to-end check of the shortcut with the real API (12 clips, kmeans)
     check = GeoLID.from_pretrained(args.model, device="cpu", dtype="float32")
     pick = {lang: [clips["train"][i][1] for i in train_idx[lang][:12]] for lang in NEW}
-    check.enroll(pick)
+    check.enroll(pick, method="kmeans")
     with tempfile.TemporaryDirectory() as tmp:
         saved = GeoLID.from_pretrained(str(check.save(Path(tmp) / "enrolled")), device="cpu",
                                        dtype="float32")
@@ -147,7 +163,8 @@ def main(argv=None) -> int:
     print(f"\nend-to-end (enroll -> save -> from_pretrained -> predict files, 12 clips, kmeans): "
           f"{100 * e2e:.1f}% vs embedding shortcut {100 * shortcut:.1f}%")
     loss.weight = torch.nn.Parameter(w0)
-    dialect = _dialect(lid, demo, args.dialect, k) if args.dialect else None
+    dialect = ({m: _dialect(lid, demo, args.dialect, k, m) for m in args.methods.split(",")}
+               if args.dialect else None)
     print(f"total {time.time() - t0:.0f} s")
     if args.json:
         Path(args.json).write_text(json.dumps({"base": base, "rows": rows, "e2e": e2e,
@@ -155,7 +172,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def _dialect(lid, demo, name, k):
+def _dialect(lid, demo, name, k, method):
     """Known languages, new accents: even clips of each language in ``name`` become
     extra centres (kmeans), odd clips are the test; the other demo sets show the cost."""
     from geolid.inference.enroll import ExtraCentres, centres_from_embeddings, logits_from_embeddings
@@ -167,7 +184,7 @@ def _dialect(lid, demo, name, k):
         enrol[idx[::2]] = True
     classes, rows = [], []
     for c in np.unique(labels):
-        cen = centres_from_embeddings(emb[enrol & (labels == c)], k, "kmeans")
+        cen = centres_from_embeddings(emb[enrol & (labels == c)], 1 if method == "mean" else k, method)
         classes += [int(c)] * len(cen)
         rows.append(cen)
     out = {}
@@ -177,7 +194,7 @@ def _dialect(lid, demo, name, k):
                       if n == name else accuracy(logits_from_embeddings(lid, e, calibrated=False), y)
                       for n, (e, y) in demo.items()}
     lid.extra_centres = None
-    print(f"\ndialect adaptation: {int(enrol.sum())} clips of {name} enrolled as extra centres of their "
+    print(f"\ndialect adaptation ({method}): {int(enrol.sum())} clips of {name} enrolled as extra centres of their "
           f"own languages ({len(classes)} centres); held-out half of {name}: "
           f"{100 * out['before'][name]:.1f}% -> {100 * out['after'][name]:.1f}%; " +
           ", ".join(f"{n}: {100 * out['before'][n]:.1f}% -> {100 * out['after'][n]:.1f}%"

@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     ap.add_argument("--voices", help="utt2voice of that set (default: DATA/utt2voice)")
     ap.add_argument("--strengths", default="0.5,0.9,0.99")
     ap.add_argument("--radii", default="500,1000,2000")
+    ap.add_argument("--cache", help="embeddings cache folder (shared with bench/enroll_curve.py)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
 
@@ -55,7 +56,13 @@ def main(argv=None) -> int:
     from geolid.utils.fileio import read_kaldi_map
 
     lid = GeoLID.from_pretrained(args.model, device="cpu", dtype="float32")
-    utts, emb, labels, _ = data_dir_embeddings(lid, args.data)
+    if args.cache:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from enroll_curve import cached_embeddings
+
+        utts, emb, labels = cached_embeddings(lid, args.data, Path(args.cache))
+    else:
+        utts, emb, labels, _ = data_dir_embeddings(lid, args.data)
     probs = softmax(logits_from_embeddings(lid, emb))   # T applied if the model has one
     voices = read_kaldi_map(args.voices or Path(args.data) / "utt2voice")
     accent = [voices[u].split()[0].split("+")[0] for u in utts]

@@ -80,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     from geolid.inference.calibration import fit_temperature, save_calibration, softmax, summarise
 
     try:
-        lid = GeoLID.from_pretrained(args.model, device=args.device, dtype="float32")
+        lid = GeoLID.from_pretrained(args.model, device=args.device)  # same dtype as predict
         sets = [("valid", args.data)] + [_named(s) for s in args.eval]
         results: Dict[str, Tuple[np.ndarray, np.ndarray, int]] = {}
         for name, path in sets:

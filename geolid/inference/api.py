@@ -207,7 +207,7 @@ class GeoLID:
         return [language_name(c) for c in self.languages]
 
     # --- enroll / location-prior hook (geolid.inference.enroll, .prior) ---
-    def enroll(self, clips, method: str = "kmeans", sample_rate: Optional[int] = None,
+    def enroll(self, clips, method: str = "mean", sample_rate: Optional[int] = None,
                options: Optional[InferenceOptions] = None) -> Dict[str, Dict]:
         """Add languages from labelled clips, ``{iso3: [clips...]}``, in place (no
         training); a known code gets extra centres. See :mod:`geolid.inference.enroll`."""

@@ -88,9 +88,11 @@ def test_enrol_known_language_adds_extra_centres(fresh, tmp_path):
 
     dialect = _clips("brown", 4)
     base = fresh.predict(dialect, top_k=4)
-    fresh.enroll({"fra": dialect})
+    fresh.enroll({"fra": dialect}, method="kmeans")
     assert fresh.languages == LANGS and fresh.model.loss.weight.shape[0] == 12
     assert len(fresh.extra_centres) == 3 and set(fresh.extra_centres.classes) == {1}
+    fresh.enroll({"fra": dialect[:2]})                  # default "mean": one more centre
+    assert len(fresh.extra_centres) == 4
     after = fresh.predict(dialect, top_k=4)
     for b, a in zip(base, after):
         assert a.language == "fra"
