@@ -63,7 +63,7 @@ def test_published_model_lookup():
 
 def _published_layout(root: Path, languages=VL107_CLASS_ORDER) -> Path:
     """What the hf download puts in a folder: the experiment, no lang2utt."""
-    from geolid.lid.tiny import make_experiment
+    from geolid.demo.tiny import make_experiment
 
     make_experiment(root / VL107.exp_dir, list(languages), lang2utt_relpath=VL107.lang2utt)
     (root / VL107.lang2utt).unlink()

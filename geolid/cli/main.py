@@ -3,6 +3,7 @@
     geolid predict FILE_OR_DIR... [--model M] [--top-k 5] [--format table|json|jsonl|tsv]
     geolid predict --scp wav.scp --out results.jsonl        # resumable
     geolid languages [--model M] [--format table|json|tsv]
+    geolid enroll --model M --out DIR FOLDER                 # add languages from clips
     geolid download REPO_ID [--local-dir DIR]
     geolid prepare ...                                       # corpus preparation
 
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     add_predict_parser(sub)
+    from geolid.cli.enroll import add_enroll_parser  # enroll hook (geolid/cli/enroll.py)
+    add_enroll_parser(sub)
     _add_languages_parser(sub)
     _add_download_parser(sub)
     try:  # corpus preparation lives in geolid.data (import-light); absent in trimmed installs

@@ -67,7 +67,14 @@ def add_predict_parser(sub) -> None:
                         "(default: the measured minimum, see docs/cli.md; 0 turns it off)")
     p.add_argument("--segments", action="store_true", help="report each window's language")
     p.add_argument("--reject-below", type=float, metavar="P",
-                   help="label an input 'unknown' when its top probability is below P")
+                   help="label an input 'unknown' when its top (calibrated) probability is below P")
+    # --- location prior hook (geolid.inference.prior) ---
+    p.add_argument("--near", metavar="LAT,LON[,RADIUS_KM]",
+                   help="the audio comes from near here: reweight languages by a location prior "
+                        "(radius default 1000 km; see docs/enroll.md)")
+    p.add_argument("--near-strength", type=float, default=None, metavar="S",
+                   help="prior strength in [0, 1] (default 0.9: odds change at most 10x)")
+    # --- end hook ---
     p.add_argument("--no-location", action="store_true", help="skip decoding the geo vector")
     p.add_argument("--geo-vector", action="store_true",
                    help="include the 299-d geo vector in json/jsonl output")
@@ -136,6 +143,15 @@ def run_predict(args) -> int:
         raise UsageError("--reject-below must be a probability in [0, 1]")
     _check_options(args)
     fmt = args.format or (format_for_path(args.out) if args.out else None) or "table"
+    args.near_prior = None
+    if args.near is not None or args.near_strength is not None:  # location prior hook
+        from geolid.inference.prior import parse_near
+        if args.near is None:
+            raise UsageError("--near-strength needs --near LAT,LON[,RADIUS_KM]")
+        try:
+            args.near_prior = parse_near(args.near, args.near_strength)
+        except ValueError as e:
+            raise UsageError(f"--{e}") from None
     truth = _read_truth(args.utt2lang) if args.utt2lang else None
 
     identity = _model_identity(args)
@@ -226,7 +242,8 @@ def _predictions(model, todo, args, options) -> Iterator[List[Prediction]]:
             runnable = [(k, v) for k, v in part if k not in bad]
             preds = {p.key: p for p in model.predict_iter(
                 runnable, top_k=args.top_k, reject_below=args.reject_below,
-                segments=args.segments, locate=not args.no_location, options=options)}
+                segments=args.segments, locate=not args.no_location, options=options,
+                near=getattr(args, "near_prior", None))}
             preds.update({k: Prediction.failure(k, why, v) for k, v in part
                           for why in [bad.get(k)] if why})
             bar.update(len(part))

@@ -48,7 +48,8 @@ CPU_BATCH_SIZE = 8
 class BatchOutput:
     """What :meth:`GeoLID.classify_batch` returns: one row per input, on the host.
 
-    ``scores``: (B, n_lang) logits (scaled cosines, no margin); ``probabilities``:
+    ``scores``: (B, n_lang) logits (scaled cosines, no margin, raised by enrolled
+    extra centres and divided by the calibration temperature); ``probabilities``:
     their softmax; ``embeddings``: (B, D) language embeddings (not normalised);
     ``geo_vectors``: (B, geo_dim) predicted lang2vec vectors (None for models
     without geo head); ``languages``: top-1 ISO 639-3 codes; ``indices``: (B,)
@@ -126,6 +127,13 @@ class GeoLID:
         self.dtype = _resolve_dtype(dtype, self.device)
         self.geo_type = geo_type
         self._decoder = None
+        # --- enroll / calibration hook (geolid.inference.enroll, .calibration) ---
+        from geolid.inference.calibration import load_calibration
+        from geolid.inference.enroll import load_extra_centres
+
+        self.extra_centres = load_extra_centres(files, self.languages)  # centres added to known languages
+        self.calibration = load_calibration(files)                      # temperature (1 if none)
+        # --- end hook ---
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -182,19 +190,22 @@ class GeoLID:
     # --------------------------------------------------------------- public API
     def predict(self, x, sample_rate: Optional[int] = None, top_k: int = 5,
                 reject_below: Optional[float] = None, segments: bool = False, locate: bool = True,
-                options: Optional[InferenceOptions] = None, progress: bool = False
-                ) -> Union[Prediction, List[Prediction]]:
+                options: Optional[InferenceOptions] = None, progress: bool = False,
+                near=None) -> Union[Prediction, List[Prediction]]:
         """Top-k languages, geo vector and location for one input or a list.
 
         ``x``: a path, a waveform (numpy / torch, 1-D or 2-D) with ``sample_rate``,
         a ``(waveform, sample_rate)`` tuple, or a list of these. One input: a
         :class:`Prediction` (a bad input raises :class:`AudioError`); a list: a
         list in the same order, where bad inputs have ``error`` set.
-        ``reject_below``: label ``unknown`` when the top probability is below it.
+        ``reject_below``: label ``unknown`` when the top (calibrated) probability is below it.
+        ``near``: ``(lat, lon[, radius_km])``, ``"LAT,LON[,RADIUS_KM]"`` or a
+        :class:`~geolid.inference.prior.Near`: reweight by a location prior
+        (docs/enroll.md); each record's ``prior`` says whether the top answer changed.
         """
         inputs, single = as_inputs(x, sample_rate)  # safety: a list of floats is one waveform
         out = list(self.predict_iter(self._keyed(inputs), sample_rate, top_k, reject_below,
-                                     segments, locate, options, progress))
+                                     segments, locate, options, progress, near=near))
         if single:
             if out[0].error:
                 raise AudioError(out[0].key, out[0].error)
@@ -222,7 +233,7 @@ class GeoLID:
                      sample_rate: Optional[int] = None, top_k: int = 5,
                      reject_below: Optional[float] = None, segments: bool = False,
                      locate: bool = True, options: Optional[InferenceOptions] = None,
-                     progress: Union[bool, object] = False) -> Iterator[Prediction]:
+                     progress: Union[bool, object] = False, near=None) -> Iterator[Prediction]:
         """Like :meth:`predict` over ``(key, input)`` pairs, yielding each
         :class:`Prediction` as soon as its chunk of inputs is done (for resumable
         writers). ``progress``: True for a tqdm bar, or a tqdm to update."""
@@ -231,11 +242,12 @@ class GeoLID:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
         options = options or InferenceOptions()
+        prior = self.location_prior(near) if near is not None else None  # geolid.inference.prior
         bar = _progress_bar(progress)
         try:
             for chunk in _chunks(keyed_inputs, CHUNK_SOURCES):
                 sources = self._run(chunk, sample_rate, options)
-                yield from self._finish(sources, top_k, reject_below, segments, locate)
+                yield from self._finish(sources, top_k, reject_below, segments, locate, prior)
                 if bar is not None:
                     bar.update(len(sources))
         finally:
@@ -257,9 +269,12 @@ class GeoLID:
         speech, lengths = _as_batch(wavs, wav_lens, self.device)
         with torch.inference_mode(), self._autocast():
             out = self.model.score(speech, lengths)
-        probs = torch.softmax(out["scores"].float(), dim=-1)
+            from geolid.inference.enroll import class_logits  # extra centres + temperature
+
+            logits = class_logits(self, out["scores"], out["embedding"])
+        probs = torch.softmax(logits, dim=-1)
         geo = out.get("lang2vec")
-        parts = [out["scores"].float(), probs, out["embedding"].float()]
+        parts = [logits, probs, out["embedding"].float()]
         parts += [geo.float()] if geo is not None else []
         host = torch.cat(parts, dim=1).cpu().numpy()  # one device->host copy per batch
         n_lang, n_emb = probs.shape[1], out["embedding"].shape[1]
@@ -271,6 +286,29 @@ class GeoLID:
 
     def language_names(self) -> List[str]:
         return [language_name(c) for c in self.languages]
+
+    # --- enroll / location-prior hook (geolid.inference.enroll, .prior) ---
+    def enroll(self, clips, method: str = "mean", sample_rate: Optional[int] = None,
+               options: Optional[InferenceOptions] = None) -> Dict[str, Dict]:
+        """Add languages from labelled clips, ``{iso3: [clips...]}``, in place (no
+        training); a known code gets extra centres. See :mod:`geolid.inference.enroll`."""
+        from geolid.inference.enroll import enroll
+
+        return enroll(self, clips, method=method, sample_rate=sample_rate, options=options)
+
+    def save(self, out_dir, overwrite: bool = False):
+        """Write this model (with its enrolments) as a model folder for ``from_pretrained``."""
+        from geolid.inference.enroll import save
+
+        return save(self, out_dir, overwrite=overwrite)
+
+    def location_prior(self, near, strength: Optional[float] = None):
+        """A :class:`~geolid.inference.prior.LocationPrior` over this model's languages."""
+        from geolid.inference.enroll import enrolled_locations
+        from geolid.inference.prior import LocationPrior
+
+        return LocationPrior.for_languages(near, self.languages, enrolled_locations(self.files), strength)
+    # --- end hook ---
 
     # ------------------------------------------------------------------ running
     def _keyed(self, inputs: Sequence) -> List[Tuple[str, object]]:
@@ -354,7 +392,7 @@ class GeoLID:
 
     # --------------------------------------------------------------- finishing
     def _finish(self, sources: List[_Source], top_k: int, reject_below: Optional[float],
-                segments: bool, locate: bool) -> List[Prediction]:
+                segments: bool, locate: bool, prior=None) -> List[Prediction]:
         preds: List[Prediction] = []
         for src in sources:
             if src.error:
@@ -362,9 +400,14 @@ class GeoLID:
                 continue
             probs = self._stack(src, "probabilities")
             file_probs = aggregate(probs, src.windows)
+            note = None
+            if prior is not None:  # location prior (geolid.inference.prior)
+                probs, file_probs, note = prior.apply(probs, file_probs,
+                                                      lambda p, w=src.windows: aggregate(p, w))
             geo = (aggregate(self._stack(src, "geo_vector"), src.windows).astype(np.float32)
                    if src.outputs[0].geo_vector is not None else None)
             preds.append(self._prediction(src, file_probs, probs, geo, top_k, reject_below, segments))
+            preds[-1].prior = note
         if locate and self.geo_type == "geo":
             self._locate([p for p in preds if p.geo_vector is not None])
         return preds

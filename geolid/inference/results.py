@@ -69,6 +69,7 @@ class Prediction:
     geo_vector: Optional[np.ndarray] = None     # (geo_dim,), Python API; JSON on request
     model: Optional[Dict[str, str]] = None      # {"name", "sha256"} of the weights (CLI records)
     error: Optional[str] = None
+    prior: Optional[Dict[str, Any]] = None      # location prior used, and whether it changed the answer
 
     @property
     def ok(self) -> bool:

@@ -77,7 +77,7 @@ def test_pack_is_espnets_pack_lid_plus_class_order(tmp_path, in_dir):
 def test_upload_uses_huggingface_hub_api(tmp_path, in_dir):
     """Stage 10 against a fake huggingface_hub API: no network."""
     from geolid.bin.pack_model import upload
-    from geolid.lid.tiny import make_experiment
+    from geolid.demo.tiny import make_experiment
 
     recipe = tmp_path / "recipe"
     make_experiment(recipe / "exp" / "lid_tiny_raw", ["eng", "fra", "cmn"])

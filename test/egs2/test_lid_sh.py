@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from geolid.lid.tiny import make_experiment
+from geolid.demo.tiny import make_experiment
 from geolid.published import PUBLISHED_MODELS, VL107_CLASS_ORDER, download_command
 from geolid.utils.fileio import read_kaldi_map
 

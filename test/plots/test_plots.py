@@ -106,3 +106,18 @@ def test_world_map_bad_points(tmp_path):
         plot_locations([{"lat": "x"}], tmp_path / "m.png")
     with pytest.raises(ValueError, match="kind must be"):
         plot_locations([{"lat": 1, "lon": 2, "kind": "guess"}], tmp_path / "m.png")
+
+
+def test_reliability_diagram(tmp_path):
+    from geolid.plots.reliability import plot_reliability
+
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(5) * 0.3, size=200)
+    labels = rng.integers(0, 5, 200)
+    out = tmp_path / "rel.png"
+    plot_reliability({"before": (probs, labels), "after": (probs ** 0.5 / (probs ** 0.5).sum(1, keepdims=True),
+                                                           labels)}, out, title="t")
+    img = _image(out, min_kb=10)
+    assert img.shape[1] > img.shape[0] > 300      # two panels side by side
+    with pytest.raises(ValueError, match="nothing to plot"):
+        plot_reliability({}, tmp_path / "x.png")
