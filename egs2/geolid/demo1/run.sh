@@ -3,7 +3,7 @@
 # tiny geo-conditioned LID model and the same model without geo conditioning, evaluate
 # both on an in-variant test set and an accent-shifted one, print the results table.
 #   ./run.sh              full demo (about 12-15 minutes on 2 CPU cores)
-#   ./run.sh --small true CI-sized run (5 languages, a few training steps)
+#   ./run.sh --small true CI-sized run (5 languages, 100 training steps)
 # Any other option goes to lid.sh (e.g. --stage 5).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -23,7 +23,9 @@ done
 common=(--train_set train --valid_set dev --test_sets "test test_accent" --expdir exp
         --ngpu 0 --nj 2 --inference_nj 2 --inference_batch_size 1 --cross_domain_tests false)
 if [ "${small}" = true ]; then
-    common+=(--lid_args "--max_epoch 2 --num_iters_per_epoch 4"
+    # 100 steps (the schedule shortened to match): enough to beat chance clearly
+    # (geo model measured: 46.7% on the 5-language test set, chance 20%).
+    common+=(--lid_args "--max_epoch 5 --num_iters_per_epoch 20 --scheduler_conf max_steps=100"
              --local_data_opts "--small true")
 fi
 
