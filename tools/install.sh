@@ -24,6 +24,9 @@ echo "[install] creating $VENV with $($PYTHON --version)"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -r requirements.txt
 "$VENV/bin/python" -m pip install -q --no-deps espnet==202511
+# The distribution was called `geolid` before it became `geolid-espnet`; drop that old
+# editable install from existing venvs so that only one provides the package.
+"$VENV/bin/python" -m pip uninstall -q -y geolid >/dev/null 2>&1 || true
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
 rm -f "$VENV"/.stamp-*
 touch "$stamp"

@@ -1,4 +1,4 @@
-"""CLI: gather ``score.json`` files of several systems into a markdown table.
+"""Gather the ``score.json`` files of several systems into a markdown table.
 
     python -m geolid.bin.results_table --exp-dirs exp_a exp_b [--sets s1 s2 ...] \
         [--names s1=VL107 s2=Babel] --out RESULTS.md
@@ -17,7 +17,7 @@ from geolid.utils.fileio import atomic_write
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m geolid.bin.results_table", description=__doc__.split("\n")[1])
+    ap = argparse.ArgumentParser(prog="python -m geolid.bin.results_table", description=__doc__.splitlines()[0])
     ap.add_argument("--exp-dirs", nargs="+", required=True, help="one folder per system")
     ap.add_argument("--sets", nargs="*", default=None, help="test sets (columns) in this order")
     ap.add_argument("--names", nargs="*", default=[], help="column renames: set=Title")

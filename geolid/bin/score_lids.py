@@ -1,4 +1,4 @@
-"""CLI: score one test set.
+"""Score one test set (recipe stage 7).
 
     python -m geolid.bin.score_lids --ref data/<set>/utt2lang \
         --hyp exp/.../<set>_lids --out DIR [--confusion-png FILE] [--name NAME]

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_enroll_parser(sub)
     _add_languages_parser(sub)
     _add_download_parser(sub)
-    try:  # corpus preparation lives in geolid.data (import-light); absent in trimmed installs
+    try:  # corpus preparation lives in geolid.bin.data_prep (import-light); absent in trimmed installs
         from geolid.bin.data_prep import add_prepare_subcommands
     except ImportError:
         pass

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from geolid.data import cli
+from geolid.bin import data_prep as cli
 from geolid.data.format import FormatError, format_data_dir
 
 FS = 16000

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from geolid.data import cli
+from geolid.bin import data_prep as cli
 from geolid.data.datadir import DataDirError, validate_data_dir
 from geolid.data.format import format_data_dir
 from geolid.data.speed_perturb import encode_speed, parse_speed, speed_perturb_data_dir

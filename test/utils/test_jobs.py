@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from geolid.data import cli
+from geolid.bin import data_prep as cli
 from geolid.utils.jobs import KaldiFileError, merge_kaldi_files, split_scp
 
 
