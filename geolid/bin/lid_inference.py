@@ -119,19 +119,42 @@ def load_model(config: str, model_file: str, device: str, dtype: str):
 
 
 class Progress:
-    """Finished utterances, appended as JSON lines so an interrupted job resumes."""
+    """Finished utterances, appended as JSON lines so an interrupted job resumes.
 
-    def __init__(self, path: Path):
+    The first line names the model (path, size, mtime); results of another model
+    (e.g. a rerun with another --inference_model) are discarded, not reused.
+    """
+
+    def __init__(self, path: Path, model_file: Optional[str] = None):
         self.path = path
         self.done: Dict[str, dict] = {}
+        self.header = {"model": None}
+        if model_file is not None:
+            st = Path(model_file).stat()
+            self.header = {"model": str(Path(model_file).resolve()), "size": st.st_size,
+                           "mtime_ns": st.st_mtime_ns}
         if path.is_file():
             with path.open(encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        break  # half-written last line of an interrupted run
-                    self.done[rec["utt"]] = rec
+                lines = f.readlines()
+            try:
+                same_model = bool(lines) and json.loads(lines[0]) == self.header
+            except ValueError:
+                same_model = False
+            if not same_model:
+                logger.info("%s: from another model or run; starting afresh", path)
+                lines = []
+            kept = lines[:1]
+            for line in lines[1:]:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    break  # half-written last line of an interrupted run
+                self.done[rec["utt"]] = rec
+                kept.append(line)
+            if not kept:
+                path.unlink()
+            elif len(kept) < len(lines):  # drop the broken tail before appending
+                path.write_text("".join(kept), encoding="utf-8")
         self._pending: List[dict] = []
 
     def add(self, rec: dict) -> None:
@@ -141,7 +164,10 @@ class Progress:
     def flush(self) -> None:
         if not self._pending:
             return
+        new_file = not self.path.is_file()
         with self.path.open("a", encoding="utf-8") as f:
+            if new_file:
+                f.write(json.dumps(self.header) + "\n")
             for rec in self._pending:
                 f.write(json.dumps(rec) + "\n")
         self._pending.clear()
@@ -233,7 +259,7 @@ def main(cmd: Optional[List[str]] = None) -> int:
         return 2
     out_dir = Path(args.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    progress = Progress(out_dir / f".{set_name}_progress.jsonl")
+    progress = Progress(out_dir / f".{set_name}_progress.jsonl", args.lid_model_file)
     device = "cuda" if args.ngpu > 0 else "cpu"
     lid = load_model(args.lid_train_config, args.lid_model_file, device, args.dtype)
     logger.info("%s: %d utterances, %s, batch size %d", set_name, len(audio), lid, args.valid_batch_size)

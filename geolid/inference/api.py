@@ -5,6 +5,8 @@
     >>> p = lid.predict("clip.flac", top_k=5)
     >>> p.language, p.probability, p.location
     >>> lid.embed("clip.flac").shape        # (192,)
+    >>> out = lid.classify_batch(wavs, wav_lens)   # padded 16 kHz batch, one forward pass
+    >>> out.languages, out.probabilities, out.geo_vectors
 
 How inputs flow: each input becomes a *source* (a file read by span, or an
 in-memory 16 kHz waveform) with its windows (one unless it is longer than the
@@ -39,9 +41,11 @@ logger = logging.getLogger(__name__)
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 CHUNK_SOURCES = 64  # sources prepared, batched and finished together
-# Windows per batch on CPU. Outputs do not depend on the batch (docs/batching.md);
-# plan_batches keeps padding under 10%, so a batch costs about its real audio.
-CPU_BATCH_SIZE = 8
+# Windows per batch on CPU. Outputs do not depend on the batch (docs/batching.md),
+# so this is about speed only: at base size and above a batch-1 loop measured
+# faster on 2 cores (README: batches of 8 at 0.85x), while tiny models gain from
+# batching (bench/batch_size.py: demo model 6.5x at 8). Large models are the real use.
+CPU_BATCH_SIZE = 1
 
 
 @dataclass

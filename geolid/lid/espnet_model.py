@@ -85,10 +85,12 @@ class LIDModel(ESPnetLIDModel):
 
     @batch_invariant.setter
     def batch_invariant(self, value: bool) -> None:
-        """One switch for the whole model: the frontend's frame rule follows it."""
+        """One switch for the whole model: the frontend's frame rule and the
+        normalisation follow it (the frame encoder gets lengths only when it is on)."""
         self._batch_invariant = bool(value)
-        if hasattr(self.frontend, "batch_invariant"):
-            self.frontend.batch_invariant = self._batch_invariant
+        for module in (self.frontend, self.normalize):
+            if hasattr(module, "batch_invariant"):
+                module.batch_invariant = self._batch_invariant
 
     # ------------------------------------------------------------ encoding
     def frontend_features(self, speech: torch.Tensor, speech_lengths: torch.Tensor

@@ -20,7 +20,6 @@ from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.asr.specaug.specaug import SpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.layers.global_mvn import GlobalMVN
-from espnet2.layers.utterance_mvn import UtteranceMVN
 from espnet2.spk.encoder.conformer_encoder import MfaConformerEncoder
 from espnet2.spk.encoder.identity_encoder import IdentityEncoder
 from espnet2.spk.encoder.rawnet3_encoder import RawNet3Encoder
@@ -46,9 +45,11 @@ from geolid.lid.espnet_model_upstream_condition import ESPnetLIDUpstreamConditio
 from geolid.lid.frontend.s3prl_condition import S3prlConditionFrontend
 from geolid.lid.loss.aamsoftmax_sc_topk_lang2vec import AAMSoftmaxSCTopKLang2Vec
 from geolid.lid.masked_ecapa import MaskedEcapaTdnnEncoder
+from geolid.lid.masked_mvn import MaskedUtteranceMVN
 
-# ``ecapa_tdnn`` and ``espnet`` build ESPnet's classes extended with padding masks
-# (same parameters and state-dict keys): see geolid/lid/masked_ecapa.py, espnet_model.py.
+# ``ecapa_tdnn``, ``utterance_mvn`` and ``espnet`` build ESPnet's classes extended with
+# padding masks (same parameters and state-dict keys): geolid/lid/masked_ecapa.py,
+# masked_mvn.py, espnet_model.py.
 _ENCODERS = dict(ecapa_tdnn=MaskedEcapaTdnnEncoder, identity=IdentityEncoder, mfaconformer=MfaConformerEncoder,
                  rawnet3=RawNet3Encoder, ska_tdnn=SkaTdnnEncoder, xvector=XvectorEncoder)
 _POOLINGS = dict(chn_attn_stat=ChnAttnStatPooling, mean=MeanPooling, stats=StatsPooling)
@@ -62,7 +63,7 @@ frontend_choices = ClassChoices(
                      s3prl_condition=S3prlConditionFrontend),
     type_check=AbsFrontend, default=None, optional=True)
 specaug_choices = ClassChoices("specaug", dict(specaug=SpecAug), type_check=AbsSpecAug, default=None, optional=True)
-normalize_choices = ClassChoices("normalize", dict(global_mvn=GlobalMVN, utterance_mvn=UtteranceMVN),
+normalize_choices = ClassChoices("normalize", dict(global_mvn=GlobalMVN, utterance_mvn=MaskedUtteranceMVN),
                                  type_check=AbsNormalize, default=None, optional=True)
 encoder_choices = ClassChoices("encoder", _ENCODERS, type_check=AbsEncoder, default="rawnet3")
 pooling_choices = ClassChoices("pooling", _POOLINGS, type_check=AbsPooling, default="chn_attn_stat")

@@ -113,3 +113,19 @@ def test_bad_wav_scp_entry_is_named(recipe, monkeypatch, capsys, tmp_path):
                              "--lid_train_config", "exp/lid_tiny/config.yaml",
                              "--lid_model_file", "exp/lid_tiny/valid.accuracy.best.pth"])
     assert rc == 2 and "u1" in capsys.readouterr().err
+
+
+def test_progress_of_another_model_or_a_broken_line_is_not_reused(tmp_path):
+    model_a, model_b = tmp_path / "a.pth", tmp_path / "b.pth"
+    model_a.write_bytes(b"a")
+    model_b.write_bytes(b"bb")
+    path = tmp_path / ".set_progress.jsonl"
+    progress = lid_inference.Progress(path, str(model_a))
+    progress.add({"utt": "u1", "lang": "eng", "topk": [["eng", 1.0]]})
+    progress.add({"utt": "u2", "lang": "fra", "topk": [["fra", 1.0]]})
+    progress.flush()
+    with path.open("a") as f:
+        f.write('{"utt": "u3", "la')  # interrupted mid-line
+    assert set(lid_inference.Progress(path, str(model_a)).done) == {"u1", "u2"}
+    assert path.read_text().endswith("}\n")
+    assert lid_inference.Progress(path, str(model_b)).done == {}

@@ -112,3 +112,27 @@ def test_masked_ecapa_without_padding_equals_espnet(tiny_hf, tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(model.encoder(x, torch.tensor([40, 40])), model.encoder(x),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_forward_is_export_clean(tiny_hf, tmp_path):
+    """torch.export with dynamic batch and time axes: no int() / .item() / Python
+    branching on tensor values anywhere in score(); the exported program then
+    gives the eager outputs on another batch shape."""
+
+    class Scores(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, speech, lengths):
+            out = self.model.score(speech, lengths)
+            return out["scores"], out["embedding"], out["lang2vec"], out["inter_lang2vec"][1]
+
+    wrapped = Scores(build(tiny_hf, tmp_path, geo=True))
+    batch, time = torch.export.Dim("batch", min=1, max=64), torch.export.Dim("time", min=8000, max=SR * 60)
+    program = torch.export.export(wrapped, random_batch(3, 5), dynamic_shapes=({0: batch, 1: time}, {0: batch}),
+                                  strict=False)
+    speech, lengths = random_batch(5, 6)
+    with torch.no_grad():
+        for got, want in zip(program.module()(speech, lengths), wrapped(speech, lengths)):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
