@@ -56,9 +56,9 @@ def check_code(code: str) -> str:
     URIEL does not locate is enrolled without a location). Two-letter codes are
     refused with their three-letter form, as everywhere in geolid.
     """
-    from geolid.geo.lang2vec_targets import _language_name, known_languages, suggest_codes
+    from geolid.languages import is_iso3, language_name, suggest_codes, uriel_languages
 
-    if code in known_languages() or _language_name(code):
+    if code in uriel_languages() or (is_iso3(code) and language_name(code)):
         return code
     hint = []
     try:

@@ -18,7 +18,8 @@ import difflib
 import os
 from typing import Iterator, Mapping
 
-# `geolid.bin.lid_train --help` destinations (GeoLIDTask.get_parser()) ...
+# `geolid.bin.lid_train --help` destinations (GeoLIDTask.get_parser(), which also accepts the
+# published spelling language_upsampling_factor) ...
 _PARSER_KEYS = """
 accum_grad adapter adapter_conf allow_multi_rates allow_variable_data_keys batch_bins batch_size
 batch_type best_model_criterion category_sample_size category_upsampling_factor chunk_default_fs
@@ -30,7 +31,7 @@ dist_master_port dist_rank dist_world_size drop_last_iter dry_run early_stopping
 encoder_condition encoder_condition_conf encoder_conf exclude_weight_decay exclude_weight_decay_conf
 fold_length freeze_param frontend frontend_conf grad_clip grad_clip_type grad_noise
 gradient_as_bucket_view ignore_init_mismatch init init_param input_size iterator_type
-keep_nbest_models lang2utt lang_num local_rank log_interval log_level loss loss_conf max_batch_size
+keep_nbest_models lang2utt lang_num language_upsampling_factor local_rank log_interval log_level loss loss_conf max_batch_size
 max_cache_fd max_cache_size max_epoch min_batch_size model model_conf multi_task_dataset
 multiple_iterator multiprocessing_distributed nbest_averaging_interval ngpu no_forward_run normalize
 normalize_conf num_att_plot num_cache_chunks num_eval num_iters_per_epoch num_workers optim

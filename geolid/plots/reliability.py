@@ -6,7 +6,7 @@ from typing import Mapping, Optional, Tuple
 
 import numpy as np
 
-from geolid.plots.confusion import _agg, save_png
+from geolid.plots.figure import save_png
 
 
 def plot_reliability(curves: Mapping[str, Tuple[np.ndarray, np.ndarray]], out_png: os.PathLike | str,
@@ -21,10 +21,11 @@ def plot_reliability(curves: Mapping[str, Tuple[np.ndarray, np.ndarray]], out_pn
 
     if not curves:
         raise ValueError("nothing to plot: give at least one (probs, labels) pair")
-    plt = _agg()
+    from matplotlib.figure import Figure  # object API: no pyplot backend switched
+
     n = len(curves)
-    fig, axes = plt.subplots(2, n, figsize=(3.6 * n, 4.6), squeeze=False,
-                             gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    fig = Figure(figsize=(3.6 * n, 4.6))
+    axes = fig.subplots(2, n, squeeze=False, gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     for col, (name, (probs, labels)) in enumerate(curves.items()):
         r = reliability(probs, labels, n_bins)
         centres = (r["edges"][:-1] + r["edges"][1:]) / 2
@@ -54,4 +55,3 @@ def plot_reliability(curves: Mapping[str, Tuple[np.ndarray, np.ndarray]], out_pn
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     save_png(fig, out_png)
-    plt.close(fig)
