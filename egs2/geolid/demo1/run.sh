@@ -26,7 +26,7 @@ done
 # gets the output it gets alone (docs/batching.md).
 common=(--train_set train --valid_set dev --test_sets "test test_accent" --expdir "${expdir}"
         --ngpu 0 --nj 2 --inference_nj 2 --inference_batch_size 8 --cross_domain_tests false
-        --tsne_set test)
+        --tsne_set test --calibration_eval_sets "test test_accent")
 if [ "${small}" = true ]; then
     # 100 steps (the schedule shortened to match): enough to beat chance clearly
     # (geo model measured: 46.7% on the 5-language test set, chance 20%).

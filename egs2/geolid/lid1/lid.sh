@@ -48,6 +48,8 @@ inference_model=valid.accuracy.best.pth
 inference_batch_size=4
 extract_embd=true
 inference_args=""
+calibrate=true                 # stage 7: fit a probability temperature on the validation set
+calibration_eval_sets=""       # also report ECE before/after on these (already formatted) sets
 checkpoint_interval=1000       # template option; inference here resumes per set (complete sets are skipped)
 # t-SNE (stage 8), published values
 tsne_set=""                    # default: the training set
@@ -67,7 +69,8 @@ Options (defaults at the top of lid.sh), as ESPnet's lid1 template:
   --nj N --inference_nj N  --inference_model FILE --inference_batch_size N  --force_rerun true|false
   --pretrained_model FILE --ignore_init_mismatch true|false --fold_length N --feats_type raw
   --tsne_set SET --max_utt_per_lang_for_tsne N --perplexity P --max_iter N --checkpoint_interval N
-  --test_sets 'a b c'  --speed_perturb_factors '0.9 1.0 1.1'  --cross_domain_tests true|false"
+  --test_sets 'a b c'  --speed_perturb_factors '0.9 1.0 1.1'  --cross_domain_tests true|false
+  --calibrate true|false  --calibration_eval_sets 'a b'   (stage 7 temperature scaling)"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -317,6 +320,25 @@ if runs 7; then
     done
     "$python" -m geolid.bin.results_table --exp-dirs "${inference_root}" --sets "${_sets[@]}" --out "${lid_exp}/RESULTS.md"
     log "Results: ${lid_exp}/RESULTS.md and ${inference_root}/<set>/results"
+    # Temperature scaling (geolid addition, not in the published run): argmax and
+    # accuracy are unchanged, probabilities become calibrated; GeoLID/predict apply it.
+    if "${calibrate}" && [ -f "${data_feats}/${valid_set}/wav.scp" ]; then
+        if ! "$force_rerun" && [ "${lid_exp}/calibration.json" -nt "${lid_exp}/${inference_model}" ]; then
+            log "Skip calibration: ${lid_exp}/calibration.json is up to date"
+        else
+            log "Stage 7: temperature calibration on ${valid_set} -> ${lid_exp}/calibration.json"
+            _evals=()
+            for tset in ${calibration_eval_sets}; do
+                dset=$(eval_set_of "${tset}"); _evals+=(--eval "${dset}=${data_feats}/${dset}")
+            done
+            _dev=(); [ "${ngpu}" -gt 0 ] || _dev=(--device cpu)
+            "$python" -m geolid.bin.calibrate --model "${lid_exp}/${inference_model}" \
+                --data "${data_feats}/${valid_set}" "${_evals[@]}" "${_dev[@]}" \
+                --plot "${lid_exp}/calibration/reliability.png" | tee "${lid_exp}/calibration.log"
+        fi
+    elif "${calibrate}"; then
+        log "Skip calibration: ${data_feats}/${valid_set} is not formatted (--skip_train runs need only test sets)"
+    fi
 fi
 
 if runs 8; then
