@@ -28,6 +28,7 @@ from geolid.inference.audio import TARGET_SR, AudioError, AudioInfo, audio_info,
 from geolid.inference.batching import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_SIZE, collate, plan_batches
 from geolid.inference.hub import DEFAULT_MODEL, ModelFiles, locate_model
 from geolid.inference.results import UNKNOWN, LanguageScore, Location, Prediction, Segment, language_name
+from geolid.inference.vad import ZXX, track_array, track_file
 from geolid.inference.windowing import Window, aggregate, windows_for, windows_for_array
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class _Source:
     info: Optional[AudioInfo] = None
     wave: Optional[object] = None             # 16 kHz 1-D tensor for in-memory inputs
     windows: List[Window] = field(default_factory=list)
+    speech: Optional[object] = None           # vad: SpeechTrack (None: detector off)
     outputs: Dict[int, Tuple[np.ndarray, ...]] = field(default_factory=dict)
     error: Optional[str] = None
 
@@ -63,6 +65,8 @@ class InferenceOptions:
     window: float = 30.0            # seconds; longer inputs are split
     overlap: float = 5.0            # seconds between fixed windows
     vad: bool = False               # cut windows at pauses instead
+    # vad: "silero", "energy" or "none" (docs/vad.md); default $GEOLID_SPEECH_DETECTOR or silero
+    speech_detector: str = field(default_factory=lambda: os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"))
     # None: 1 on CPU (batching does not pay there, and the published models'
     # padded-batch outputs differ slightly from single runs), 8 on GPU.
     batch_size: Optional[int] = None
@@ -192,6 +196,17 @@ class GeoLID:
             if bar is not None and progress is True:
                 bar.close()
 
+    # --- vad hook: language timeline (geolid/inference/timeline.py, docs/timeline.md)
+    def timeline(self, x, sample_rate: Optional[int] = None, key: Optional[str] = None,
+                 options=None):
+        """Language timeline of one path or waveform: a
+        :class:`~geolid.inference.timeline.Timeline` whose ``segments`` hold
+        ``start, end, language, name, probability`` (``options``: ``TimelineOptions``)."""
+        from geolid.inference.timeline import timeline_of
+
+        return timeline_of(self, x, sample_rate, key, options)
+    # --- end vad hook
+
     def language_names(self) -> List[str]:
         return [language_name(c) for c in self.languages]
 
@@ -204,8 +219,11 @@ class GeoLID:
 
         if isinstance(x, (str, os.PathLike)):
             info = audio_info(x)
-            return _Source(key, str(x), info=info,
-                           windows=windows_for(info, options.window, options.overlap, options.vad))
+            # --- vad hook: one speech pass; --vad cuts at its pauses
+            speech = track_file(info, options.speech_detector) if options.speech_detector != "none" else None
+            pauses = speech.pause_midpoints() if speech is not None and options.vad else None
+            return _Source(key, str(x), info=info, speech=speech,
+                           windows=windows_for(info, options.window, options.overlap, options.vad, pauses))
         sr = sample_rate
         if isinstance(x, tuple) and len(x) == 2:
             x, sr = x
@@ -213,8 +231,11 @@ class GeoLID:
             raise AudioError(key, f"unsupported input type {type(x).__name__}: give a path, a "
                                   "numpy/torch waveform with its sample rate, or a list of these")
         wave = to_mono_16k(x, sr, key)
-        return _Source(key, wave=wave,
-                       windows=windows_for_array(wave, options.window, options.overlap, options.vad))
+        # --- vad hook
+        speech = track_array(wave, options.speech_detector) if options.speech_detector != "none" else None
+        pauses = speech.pause_midpoints() if speech is not None and options.vad else None
+        return _Source(key, wave=wave, speech=speech,
+                       windows=windows_for_array(wave, options.window, options.overlap, options.vad, pauses))
 
     def _run(self, chunk: Sequence[Tuple[str, object]], sample_rate: Optional[int],
              options: InferenceOptions) -> List[_Source]:
@@ -307,6 +328,8 @@ class GeoLID:
         best = top[0]
         rejected = reject_below is not None and best.probability < reject_below
         lang = UNKNOWN if rejected else best.code
+        if src.speech is not None and src.speech.no_speech():  # vad hook: zxx
+            lang = ZXX
         segs = None
         if segments:
             segs = []
@@ -318,7 +341,8 @@ class GeoLID:
         return Prediction(key=src.key, path=src.path, language=lang, name=language_name(lang),
                           probability=best.probability, rejected=rejected, top_k=top,
                           duration=round(src.n_samples / TARGET_SR, 3),
-                          num_windows=len(src.windows), segments=segs, geo_vector=geo)
+                          num_windows=len(src.windows), segments=segs, geo_vector=geo,
+                          speech_fraction=None if src.speech is None else round(src.speech.fraction(), 4))
 
     def _locate(self, preds: List[Prediction]) -> None:
         if not preds:

@@ -17,7 +17,8 @@ from geolid.cli.main import main
 from .conftest import LANGS, noise, write
 
 RECORD_KEYS = {"schema_version", "key", "path", "language", "name", "probability", "rejected",
-               "top_k", "location", "duration", "num_windows", "segments", "geo_vector", "error"}
+               "top_k", "location", "duration", "num_windows", "segments", "geo_vector", "error",
+               "speech_fraction"}  # vad
 
 
 def _run(capsys, *argv):
