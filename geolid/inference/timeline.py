@@ -100,7 +100,8 @@ class OnlineViterbi:
         self.rows: List[np.ndarray] = []   # backpointers of steps t0+1 .. t-1
         self.t0 = 0                        # first undecided step
         self.t = 0                         # steps pushed
-        self.max_pending = 0
+        self.max_pending = 0               # most steps held at once (incl. a pushed chunk)
+        self.max_undecided = 0             # most steps left undecided after a push
 
     def push(self, scores: np.ndarray) -> List[Tuple[int, int]]:
         scores = np.asarray(scores, dtype=np.float64)
@@ -118,7 +119,9 @@ class OnlineViterbi:
                 self.delta = np.where(stay, self.delta, switch) + row
             self.t += 1
         self.max_pending = max(self.max_pending, self.t - self.t0)
-        return self._decided()
+        out = self._decided()
+        self.max_undecided = max(self.max_undecided, self.t - self.t0)
+        return out
 
     def finish(self) -> List[Tuple[int, int]]:
         """Decide the remaining steps from the best final state."""
