@@ -336,6 +336,8 @@ class GeoLID:
             for w, p in zip(src.windows, window_probs):
                 j = int(np.argmax(p))
                 code = UNKNOWN if reject_below is not None and p[j] < reject_below else self.languages[j]
+                if src.speech is not None and src.speech.no_speech_in(w.start, w.end):  # vad hook
+                    code = ZXX
                 segs.append(Segment(round(w.start_s, 3), round(w.end_s, 3), code,
                                     language_name(code), round(float(p[j]), 6)))
         return Prediction(key=src.key, path=src.path, language=lang, name=language_name(lang),

@@ -216,6 +216,11 @@ class SpeechTrack:
         """Whether the whole input (all frames fed) is ``zxx``."""
         return is_no_speech(self.speech_seconds(), self.n_samples / TARGET_SR)
 
+    def no_speech_in(self, start: int, end: int) -> bool:
+        """Whether samples ``[start, end)`` (e.g. one ``--segments`` window) are ``zxx``."""
+        seconds = (end - start) / TARGET_SR
+        return is_no_speech(self.fraction(start, end) * seconds, seconds)
+
     def pause_midpoints(self, min_pause_s: float = MIN_PAUSE_S) -> List[float]:
         """Centres (seconds) of inner non-speech runs at least ``min_pause_s`` long."""
         quiet = ~self.is_speech

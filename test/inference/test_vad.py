@@ -142,6 +142,15 @@ def test_noise_is_zxx_and_speech_is_a_language(lid, speech, tmp_path):
     assert off.language in LANGS and off.speech_fraction is None
 
 
+def test_segments_without_speech_are_zxx(lid, speech):
+    from geolid.synth.nonspeech import chords
+
+    x = np.concatenate([speech["en-gb"], chords(6.0), speech["fr-fr"]])
+    p = lid.predict((x, SR), segments=True, options=InferenceOptions(window=4.0, overlap=0.5))
+    langs = [s.language for s in p.segments]
+    assert langs[0] in LANGS and langs[-1] in LANGS and ZXX in langs
+
+
 def test_vad_windows_cut_at_the_detectors_pause(lid, speech, tmp_path):
     """--vad: long speech with one clear pause is cut there (the energy rule would see
     no pause in noisy audio; Silero does)."""
