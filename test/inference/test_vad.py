@@ -87,6 +87,18 @@ def test_streaming_in_odd_blocks_equals_one_pass(speech):
     assert streamed.n_samples == whole.n_samples == len(x)
 
 
+def test_onnx_and_torchscript_runtimes_agree(speech):
+    pytest.importorskip("onnxruntime", reason="the onnx runtime of Silero needs onnxruntime")
+    from geolid.inference.vad import SileroDetector
+
+    x = np.concatenate([speech["cmn"], np.zeros(SR // 3, "float32"), speech["en-gb"]])
+    onnx = SpeechTrack(SileroDetector("onnx"))
+    for start in range(0, len(x), 5000):
+        onnx.feed(x[start:start + 5000])
+    jit = track_array(x, SileroDetector("jit"))
+    np.testing.assert_allclose(onnx.finish().scores, jit.scores, atol=1e-4)
+
+
 def test_file_is_read_in_spans_and_matches_the_array(speech, tmp_path, monkeypatch):
     import soundfile as sf
 
