@@ -4,7 +4,7 @@ Inputs, one class a row:
 * speech: the demo's test clips (``--data-dir``: a Kaldi dir with ``wav.scp``, default
   /work/demo_ref/data/test), or, without it, espeak-ng clips synthesised like the demo
   corpus (12 languages, held-out sentences);
-* speech + pink noise at 10 dB SNR (the same clips);
+* the same clips with pink noise at 10 dB and 0 dB SNR, and 30 dB quieter;
 * non-speech (2-8 s each): white noise, pink noise, digital silence, chords (piano-like),
   a frequency sweep, a held tone; and white noise at three levels.
 
@@ -59,6 +59,8 @@ def build_inputs(speech: List[np.ndarray], n_noise: int) -> Dict[str, Tuple[bool
     classes: Dict[str, Tuple[bool, List[np.ndarray]]] = {
         "speech (demo clips)": (True, speech),
         "speech + pink noise 10 dB": (True, [add_noise(x, 10, i) for i, x in enumerate(speech)]),
+        "speech + pink noise 0 dB": (True, [add_noise(x, 0, i) for i, x in enumerate(speech)]),
+        "speech at -30 dB": (True, [0.03 * x for x in speech]),
     }
     for name, gen in NON_SPEECH.items():
         classes[name] = (False, [gen(float(rng.uniform(2, 8)), seed=i) for i in range(n_noise)])

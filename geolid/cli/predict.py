@@ -65,11 +65,11 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--timeline", action="store_true",
                    help="language timeline: short windows smoothed across time into segments "
                         "(start, end, language, probability) in the 'segments' field")
-    p.add_argument("--timeline-window", type=float, default=2.0, metavar="S",
+    p.add_argument("--timeline-window", type=float, default=1.5, metavar="S",
                    help="--timeline analysis window, seconds (default %(default)s)")
     p.add_argument("--timeline-hop", type=float, default=0.5, metavar="S",
                    help="--timeline hop between windows, seconds (default %(default)s)")
-    p.add_argument("--switch-penalty", type=float, default=8.0, metavar="NATS",
+    p.add_argument("--switch-penalty", type=float, default=16.0, metavar="NATS",
                    help="--timeline cost of a change of language (default %(default)s)")
     # --- end vad
     p.add_argument("--reject-below", type=float, metavar="P",

@@ -1,13 +1,13 @@
 """Language timeline: which language is spoken when, for code-switched audio.
 
-1. Short overlapping analysis windows (default 2 s every 0.5 s) are scored by
+1. Short overlapping analysis windows (default 1.5 s every 0.5 s) are scored by
    the model in chunks read from the file (:func:`timeline_of`); each window
    also gets its speech fraction from the speech detector (:mod:`vad`).
 2. An HMM smooths the window decisions: one state per language plus ``zxx``
    (no speech), staying costs nothing and switching costs ``switch_penalty``
-   nats. A window's emission score is ``log s + log p(lang | window)`` for a
-   language and ``log (1 - s) + max log p`` for ``zxx`` (``s``: its speech
-   fraction), so silence wins only where the detector says so.
+   nats. A window scores ``log((1 - floor) p(lang | window) + floor / L)`` for
+   each language (see :func:`emission_scores`); a window less than half speech
+   can only be ``zxx``, a window with more only a language.
 3. Viterbi decoding (:class:`OnlineViterbi`) runs as the windows arrive and
    keeps only the backpointers of the undecided stretch: as soon as all
    surviving paths agree on a window, everything before it is decided,
@@ -35,11 +35,15 @@ from geolid.inference.results import Segment, language_name
 from geolid.inference.vad import ZXX, SpeechTrack, make_detector
 
 # Tuned on the demo model (bench/timeline_switch.py, docs/timeline.md).
-DEFAULT_WINDOW_S = 2.0
+DEFAULT_WINDOW_S = 1.5
 DEFAULT_HOP_S = 0.5
-DEFAULT_SWITCH_PENALTY = 8.0     # nats; about 4 windows (2 s) of strong contrary evidence
+# nats; with the floor below and 12 languages a confident window costs a wrong
+# language ~4.7 nats, so a switch needs ~3.5 windows (~1.7 s) of contrary evidence
+DEFAULT_SWITCH_PENALTY = 16.0
+DEFAULT_FLOOR = 0.1              # posteriors mixed with this much of a uniform distribution
 CHUNK_WINDOWS = 64               # windows scored per read
-SPEECH_CLIP = 0.02               # speech fractions are clipped to [0.02, 0.98] in the scores
+MIN_WINDOW_SPEECH = 0.5          # a window with less speech than this share is zxx
+FORBIDDEN = -1e4                 # score of a state a window cannot be in
 
 
 @dataclass
@@ -49,6 +53,7 @@ class TimelineOptions:
     window: float = DEFAULT_WINDOW_S
     hop: float = DEFAULT_HOP_S
     switch_penalty: float = DEFAULT_SWITCH_PENALTY
+    floor: float = DEFAULT_FLOOR         # share of uniform mixed into each window's posterior
     # "silero", "energy" or "none" (no zxx state); default $GEOLID_SPEECH_DETECTOR or silero
     speech_detector: str = field(default_factory=lambda: os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"))
     batch_size: int = 16                 # windows per forward pass (all the same length)
@@ -61,6 +66,8 @@ class TimelineOptions:
             raise ValueError(f"timeline hop ({self.hop} s) must not exceed the window ({self.window} s)")
         if self.switch_penalty < 0:
             raise ValueError(f"switch_penalty must be >= 0, got {self.switch_penalty}")
+        if not 0 <= self.floor < 1:
+            raise ValueError(f"floor must be in [0, 1), got {self.floor}")
 
 
 @dataclass
@@ -154,17 +161,25 @@ class OnlineViterbi:
         return []
 
 
-def emission_scores(log_post: np.ndarray, speech: Optional[np.ndarray]) -> np.ndarray:
+def emission_scores(log_post: np.ndarray, speech: Optional[np.ndarray] = None,
+                    floor: float = DEFAULT_FLOOR) -> np.ndarray:
     """(T, L) log-posteriors and (T,) speech fractions -> (T, L+1) scores, zxx last.
 
-    Without a speech detector (``speech`` None), just the log-posteriors.
+    Each posterior is mixed with ``floor`` of a uniform distribution, so one
+    overconfident window costs a wrong language at most ``log(floor / L)``
+    nats: the switch penalty then counts windows of contrary evidence rather
+    than being outvoted by a single window's 1e-9. A window with speech in less
+    than half of it can only be ``zxx``, and a window with more only a
+    language (the speech detector decides speech, the model the language).
+    Without a detector (``speech`` None): the L language scores alone.
     """
+    lp = np.asarray(log_post, dtype=np.float64)
+    lang = np.log((1 - floor) * np.exp(lp) + floor / lp.shape[1]) if floor > 0 else lp
     if speech is None:
-        return log_post
-    s = np.clip(np.asarray(speech, dtype=np.float64), SPEECH_CLIP, 1 - SPEECH_CLIP)[:, None]
-    lang = np.log(s) + log_post
-    zxx = np.log(1 - s) + log_post.max(axis=1, keepdims=True)
-    return np.concatenate([lang, zxx], axis=1)
+        return lang
+    silent = (np.asarray(speech, dtype=np.float64) < MIN_WINDOW_SPEECH)[:, None]
+    return np.concatenate([np.where(silent, FORBIDDEN, lang),
+                           np.where(silent, 0.0, FORBIDDEN)], axis=1)
 
 
 # ------------------------------------------------------------------ segments
@@ -202,7 +217,8 @@ class SegmentBuilder:
 
 def decode_timeline(log_post: np.ndarray, languages: Sequence[str], window_s: float, hop_s: float,
                     duration: float, speech: Optional[np.ndarray] = None,
-                    switch_penalty: float = DEFAULT_SWITCH_PENALTY) -> List[Segment]:
+                    switch_penalty: float = DEFAULT_SWITCH_PENALTY,
+                    floor: float = DEFAULT_FLOOR) -> List[Segment]:
     """Segments of precomputed window log-posteriors (T, L) (tests, offline use).
 
     Window ``t`` starts at ``min(t * hop_s, duration - window_s)``.
@@ -215,7 +231,7 @@ def decode_timeline(log_post: np.ndarray, languages: Sequence[str], window_s: fl
     labels = list(languages) + ([ZXX] if speech is not None else [])
     post = np.exp(log_post)
     builder = SegmentBuilder(labels, lambda t: starts[t] / TARGET_SR + win_s / 2, duration)
-    scores = emission_scores(log_post, speech)
+    scores = emission_scores(log_post, speech, floor)
     dec = OnlineViterbi(scores.shape[1], switch_penalty)
     for state, t in dec.push(scores) + dec.finish():
         builder.add(state, t, _state_prob(post[t], state, None if speech is None else speech[t]))
@@ -277,7 +293,7 @@ def timeline_of(lid, x, sample_rate: Optional[int] = None, key: Optional[str] = 
         post = np.exp(log_post)
         for i, t in enumerate(ts):
             pending[t] = (post[i], None if speech is None else speech[i])
-        decided = decoder.push(emission_scores(log_post, speech))
+        decided = decoder.push(emission_scores(log_post, speech, opts.floor))
         if t0 + opts.chunk_windows >= n_windows:
             decided += decoder.finish()
         for state, t in decided:
