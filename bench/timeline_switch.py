@@ -172,8 +172,20 @@ def write_long(path: Path, clips: List[str], minutes: float) -> None:
             i += 1
 
 
+def _rss_mb() -> float:
+    """Current resident set size (Linux /proc), MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+
+
 def memory_run(exp: str, path: str) -> None:
-    """Subprocess body: one timeline, then peak RSS and decoder figures as one line."""
+    """Subprocess body: one timeline, then memory and decoder figures as one line.
+
+    Peak RSS alone would hide growth below the model-loading peak, so the current
+    RSS is also sampled after every chunk, and numpy's allocations are traced.
+    """
+    import tracemalloc
+
     import torch
 
     from geolid.inference import timeline as tl_mod
@@ -181,24 +193,32 @@ def memory_run(exp: str, path: str) -> None:
 
     torch.set_num_threads(1)
     lid = GeoLID.from_pretrained(exp, device="cpu")
-    rss_loaded = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    pending = []
+    samples = []
     real = tl_mod.OnlineViterbi.push
 
     def spy(self, scores):
         out = real(self, scores)
-        pending.append((self.max_pending, self.max_undecided))
+        samples.append((self.max_pending, self.max_undecided, _rss_mb()))
         return out
 
     tl_mod.OnlineViterbi.push = spy
+    tl_mod.timeline_of(lid, (np.random.default_rng(0).standard_normal(10 * SR).astype(np.float32), SR))  # warm-up
+    samples.clear()
+    rss_start = _rss_mb()
+    tracemalloc.start()
     t = time.process_time()
     tl = tl_mod.timeline_of(lid, path)
     cpu = time.process_time() - t
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rss = [r for _, _, r in samples]
     print(f"RESULT duration_s={tl.duration:.0f} windows={tl.num_windows} segments={len(tl.segments)} "
-          f"rss_after_load_mb={rss_loaded / 1024:.0f} peak_rss_mb={rss / 1024:.0f} "
-          f"max_held_windows={max(p for p, _ in pending)} max_undecided_windows={max(u for _, u in pending)} "
-          f"cpu_s={cpu:.0f}")
+          f"rss_start_mb={rss_start:.0f} rss_max_during_mb={max(rss):.0f} "
+          f"rss_first_chunk_mb={rss[0]:.0f} rss_last_chunk_mb={rss[-1]:.0f} "
+          f"python_numpy_peak_kb={traced_peak / 1024:.0f} "
+          f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} "
+          f"max_held_windows={max(p for p, _, _ in samples)} "
+          f"max_undecided_windows={max(u for _, u, _ in samples)} cpu_s={cpu:.0f}")
 
 
 def memory(exp: str, clips: List[str], minutes=(10, 60)) -> None:

@@ -14,7 +14,10 @@ each class decided right, speech-vs-no-speech precision / recall / F1 (speech is
 the positive class), the mean speech fraction of each class, and speed (audio
 seconds per CPU second, one thread).
 
-Usage: python bench/vad_compare.py [--data-dir DIR] [--n-speech 96] [--n-noise 24]
+With ``--exp MODEL``, also the cost of the detector inside ``GeoLID.predict``: CPU
+time of predicting the speech clips (written to files) with and without it.
+
+Usage: python bench/vad_compare.py [--data-dir DIR] [--n-speech 96] [--n-noise 24] [--exp MODEL]
 """
 from __future__ import annotations
 
@@ -101,11 +104,36 @@ def f1(classes, per_class) -> Tuple[float, float, float]:
     return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
+def predict_overhead(exp: str, speech: List[np.ndarray]) -> None:
+    import tempfile
+
+    import soundfile as sf
+
+    from geolid.inference.api import GeoLID, InferenceOptions
+
+    lid = GeoLID.from_pretrained(exp, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for i, x in enumerate(speech):
+            paths.append(str(Path(tmp) / f"{i}.wav"))
+            sf.write(paths[-1], x, SR)
+        cpu = {}
+        for det in ("none", "silero", "none", "silero"):  # twice each, the second counts
+            t = time.process_time()
+            preds = lid.predict(paths, options=InferenceOptions(speech_detector=det))
+            cpu[det] = time.process_time() - t
+        zxx = sum(p.language == "zxx" for p in preds)
+    print(f"\npredict on {len(paths)} speech files with {exp}: {cpu['none']:.2f} CPU s without the "
+          f"detector, {cpu['silero']:.2f} with it (+{100 * (cpu['silero'] / cpu['none'] - 1):.0f}%); "
+          f"{zxx} labelled zxx")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="/work/demo_ref/data/test")
     ap.add_argument("--n-speech", type=int, default=96)
     ap.add_argument("--n-noise", type=int, default=24)
+    ap.add_argument("--exp", help="also measure the detector's cost inside predict with this model")
     args = ap.parse_args()
     import torch
 
@@ -131,6 +159,8 @@ def main() -> None:
     e_speed = results["energy"][1] / results["energy"][2]
     print(f"energy rule is {e_speed / s_speed:.0f}x faster than Silero; Silero costs "
           f"{1000 / s_speed:.1f} ms a second of audio")
+    if args.exp:
+        predict_overhead(args.exp, speech)
 
 
 if __name__ == "__main__":
