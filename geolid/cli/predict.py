@@ -69,7 +69,7 @@ def add_predict_parser(sub) -> None:
                    help="--timeline analysis window, seconds (default %(default)s)")
     p.add_argument("--timeline-hop", type=float, default=0.5, metavar="S",
                    help="--timeline hop between windows, seconds (default %(default)s)")
-    p.add_argument("--switch-penalty", type=float, default=16.0, metavar="NATS",
+    p.add_argument("--switch-penalty", type=float, default=48.0, metavar="NATS",
                    help="--timeline cost of a change of language (default %(default)s)")
     # --- end vad
     p.add_argument("--reject-below", type=float, metavar="P",

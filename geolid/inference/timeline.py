@@ -5,9 +5,9 @@
    also gets its speech fraction from the speech detector (:mod:`vad`).
 2. An HMM smooths the window decisions: one state per language plus ``zxx``
    (no speech), staying costs nothing and switching costs ``switch_penalty``
-   nats. A window scores ``log((1 - floor) p(lang | window) + floor / L)`` for
-   each language (see :func:`emission_scores`); a window less than half speech
-   can only be ``zxx``, a window with more only a language.
+   nats. A window scores its log-posterior for each language (optionally
+   floored, see :func:`emission_scores`); a window less than half speech can
+   only be ``zxx``, a window with more only a language.
 3. Viterbi decoding (:class:`OnlineViterbi`) runs as the windows arrive and
    keeps only the backpointers of the undecided stretch: as soon as all
    surviving paths agree on a window, everything before it is decided,
@@ -37,10 +37,9 @@ from geolid.inference.vad import ZXX, SpeechTrack, make_detector
 # Tuned on the demo model (bench/timeline_switch.py, docs/timeline.md).
 DEFAULT_WINDOW_S = 1.5
 DEFAULT_HOP_S = 0.5
-# nats; with the floor below and 12 languages a confident window costs a wrong
-# language ~4.7 nats, so a switch needs ~3.5 windows (~1.7 s) of contrary evidence
-DEFAULT_SWITCH_PENALTY = 16.0
-DEFAULT_FLOOR = 0.1              # posteriors mixed with this much of a uniform distribution
+# nats of the model's log-posteriors; 40-56 is a plateau on 48 demo dev files
+DEFAULT_SWITCH_PENALTY = 48.0
+DEFAULT_FLOOR = 0.0              # share of a uniform distribution mixed into posteriors (off)
 CHUNK_WINDOWS = 64               # windows scored per read
 MIN_WINDOW_SPEECH = 0.5          # a window with less speech than this share is zxx
 FORBIDDEN = -1e4                 # score of a state a window cannot be in
