@@ -72,10 +72,10 @@ class Prediction:
     duration: Optional[float] = None
     num_windows: int = 0
     segments: Optional[List[Segment]] = None
-    # vad: share of the input the speech detector calls speech (null: detector off)
-    speech_fraction: Optional[float] = None
     geo_vector: Optional[np.ndarray] = None     # (geo_dim,), Python API; JSON on request
     error: Optional[str] = None
+    # vad: share of the input the speech detector calls speech (null: detector off)
+    speech_fraction: Optional[float] = None
 
     @property
     def ok(self) -> bool:
