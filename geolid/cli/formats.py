@@ -58,7 +58,7 @@ def table_lines(p: Prediction, top_k: int) -> List[str]:
     loc = ("location -" if p.location is None
            else f"location {p.location.lat:+.2f} {p.location.lon:+.2f}")
     head = f"{p.key}\t{p.language} ({p.name})\t{p.probability:.3f}\t{loc}"
-    if p.rejected:
+    if p.rejected or p.language == "zxx":  # zxx: no speech found (vad)
         head += f"\t[best: {p.top_k[0].code} {p.top_k[0].probability:.3f}]"
     lines = [head]
     if top_k > 1:

@@ -61,11 +61,27 @@ def add_predict_parser(sub) -> None:
                    help="seconds; longer files are split into windows (default 30)")
     p.add_argument("--overlap", type=float, default=5.0, help="window overlap, seconds (default 5)")
     p.add_argument("--vad", action="store_true",
-                   help="cut long files at pauses (energy VAD) instead of fixed overlapping windows")
+                   help="cut long files at pauses (found by --speech-detector) instead of fixed "
+                        "overlapping windows")
     p.add_argument("--min-duration", type=float, default=None, metavar="S",
                    help="inputs shorter than S seconds get an error record instead of a guess "
                         "(default: the measured minimum, see docs/cli.md; 0 turns it off)")
     p.add_argument("--segments", action="store_true", help="report each window's language")
+    # --- vad / timeline options (docs/vad.md, docs/timeline.md)
+    p.add_argument("--speech-detector", choices=["silero", "energy", "none"],
+                   default=os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"),
+                   help="speech detector: inputs without speech are labelled zxx, every record "
+                        "has speech_fraction (default: $GEOLID_SPEECH_DETECTOR or %(default)s)")
+    p.add_argument("--timeline", action="store_true",
+                   help="language timeline: short windows smoothed across time into segments "
+                        "(start, end, language, probability) in the 'segments' field")
+    p.add_argument("--timeline-window", type=float, default=1.5, metavar="S",
+                   help="--timeline analysis window, seconds (default %(default)s)")
+    p.add_argument("--timeline-hop", type=float, default=0.5, metavar="S",
+                   help="--timeline hop between windows, seconds (default %(default)s)")
+    p.add_argument("--switch-penalty", type=float, default=48.0, metavar="NATS",
+                   help="--timeline cost of a change of language (default %(default)s)")
+    # --- end vad
     p.add_argument("--reject-below", type=float, metavar="P",
                    help="label an input 'unknown' when its top (calibrated) probability is below P")
     # --- location prior hook (geolid.inference.prior) ---
@@ -209,7 +225,8 @@ def _run_inputs(args, pairs, done, fmt, identity, store):
     except ValueError as e:  # option combinations the model cannot run with
         raise UsageError(str(e)) from None
     options = InferenceOptions(window=args.window, overlap=args.overlap, vad=args.vad,
-                               batch_size=args.batch_size)
+                               batch_size=args.batch_size,
+                               speech_detector=args.speech_detector)  # vad hook
     if args.min_duration is not None:
         options.min_duration = args.min_duration
     out = store.stream() if store else sys.stdout
@@ -246,6 +263,16 @@ def _predictions(model, todo, args, options) -> Iterator[List[Prediction]]:
                 near=getattr(args, "near_prior", None))}
             preds.update({k: Prediction.failure(k, why, v) for k, v in part
                           for why in [bad.get(k)] if why})
+            if args.timeline:  # vad hook: segments become the language timeline
+                from geolid.inference.timeline import TimelineOptions, add_timelines
+
+                topts = TimelineOptions(args.timeline_window, args.timeline_hop, args.switch_penalty,
+                                        speech_detector=args.speech_detector)
+                try:
+                    topts.check()
+                except ValueError as e:
+                    raise UsageError(str(e)) from None
+                add_timelines(model, preds.values(), topts)
             bar.update(len(part))
             yield [preds[k] for k, _ in part]
     finally:

@@ -35,6 +35,7 @@ from geolid.inference.model_errors import ModelError, check_config_keys, check_f
 from geolid.inference.numerics import checked_auto_dtype, finite, nonfinite_error
 from geolid.inference.short_inputs import MIN_DURATION, short_input_error
 from geolid.inference.results import UNKNOWN, LanguageScore, Location, Prediction, Segment, language_name
+from geolid.inference.vad import ZXX, track_array, track_file
 from geolid.inference.windowing import Window, aggregate, windows_for, windows_for_array
 
 logger = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ class _Source:
     info: Optional[AudioInfo] = None
     wave: Optional[object] = None             # 16 kHz 1-D tensor for in-memory inputs
     windows: List[Window] = field(default_factory=list)
+    speech: Optional[object] = None           # vad: SpeechTrack (None: detector off)
     outputs: Dict[int, WindowOutput] = field(default_factory=dict)  # window index -> outputs
     error: Optional[str] = None
 
@@ -111,6 +113,8 @@ class InferenceOptions:
     window: float = 30.0            # seconds; longer inputs are split
     overlap: float = 5.0            # seconds between fixed windows
     vad: bool = False               # cut windows at pauses instead
+    # vad: "silero", "energy" or "none" (docs/vad.md); default $GEOLID_SPEECH_DETECTOR or silero
+    speech_detector: str = field(default_factory=lambda: os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"))
     # None: DEFAULT_BATCH_SIZE on GPU, CPU_BATCH_SIZE on CPU (see there).
     batch_size: Optional[int] = None
     batch_seconds: float = DEFAULT_BATCH_SECONDS  # padded audio per batch
@@ -288,6 +292,17 @@ class GeoLID:
                            geo_vectors=host[:, 2 * n_lang + n_emb:] if geo is not None else None,
                            languages=[self.languages[i] for i in indices], indices=indices)
 
+    # --- vad hook: language timeline (geolid/inference/timeline.py, docs/timeline.md)
+    def timeline(self, x, sample_rate: Optional[int] = None, key: Optional[str] = None,
+                 options=None):
+        """Language timeline of one path or waveform: a
+        :class:`~geolid.inference.timeline.Timeline` whose ``segments`` hold
+        ``start, end, language, name, probability`` (``options``: ``TimelineOptions``)."""
+        from geolid.inference.timeline import timeline_of
+
+        return timeline_of(self, x, sample_rate, key, options)
+    # --- end vad hook
+
     def language_names(self) -> List[str]:
         return [language_name(c) for c in self.languages]
 
@@ -323,8 +338,11 @@ class GeoLID:
 
         if isinstance(x, (str, os.PathLike)):
             info = audio_info(x)
-            return _Source(key, str(x), info=info,
-                           windows=windows_for(info, options.window, options.overlap, options.vad))
+            # --- vad hook: one speech pass; --vad cuts at its pauses
+            speech = track_file(info, options.speech_detector) if options.speech_detector != "none" else None
+            pauses = speech.pause_midpoints() if speech is not None and options.vad else None
+            return _Source(key, str(x), info=info, speech=speech,
+                           windows=windows_for(info, options.window, options.overlap, options.vad, pauses))
         sr = sample_rate
         if isinstance(x, tuple) and len(x) == 2:
             x, sr = x
@@ -332,8 +350,11 @@ class GeoLID:
             raise AudioError(key, f"unsupported input type {type(x).__name__}: give a path, a "
                                   "numpy/torch waveform with its sample rate, or a list of these")
         wave = to_mono_16k(x, sr, key)
-        return _Source(key, wave=wave,
-                       windows=windows_for_array(wave, options.window, options.overlap, options.vad))
+        # --- vad hook
+        speech = track_array(wave, options.speech_detector) if options.speech_detector != "none" else None
+        pauses = speech.pause_midpoints() if speech is not None and options.vad else None
+        return _Source(key, wave=wave, speech=speech,
+                       windows=windows_for_array(wave, options.window, options.overlap, options.vad, pauses))
 
     def _run(self, chunk: Sequence[Tuple[str, object]], sample_rate: Optional[int],
              options: InferenceOptions) -> List[_Source]:
@@ -425,18 +446,23 @@ class GeoLID:
         best = top[0]
         rejected = reject_below is not None and best.probability < reject_below
         lang = UNKNOWN if rejected else best.code
+        if src.speech is not None and src.speech.no_speech():  # vad hook: zxx
+            lang = ZXX
         segs = None
         if segments:
             segs = []
             for w, p in zip(src.windows, window_probs):
                 j = int(np.argmax(p))
                 code = UNKNOWN if reject_below is not None and p[j] < reject_below else self.languages[j]
+                if src.speech is not None and src.speech.no_speech_in(w.start, w.end):  # vad hook
+                    code = ZXX
                 segs.append(Segment(round(w.start_s, 3), round(w.end_s, 3), code,
                                     language_name(code), round(float(p[j]), 6)))
         return Prediction(key=src.key, path=src.path, language=lang, name=language_name(lang),
                           probability=best.probability, rejected=rejected, top_k=top,
                           duration=round(src.n_samples / TARGET_SR, 3),
-                          num_windows=len(src.windows), segments=segs, geo_vector=geo)
+                          num_windows=len(src.windows), segments=segs, geo_vector=geo,
+                          speech_fraction=None if src.speech is None else round(src.speech.fraction(), 4))
 
     def _locate(self, preds: List[Prediction]) -> None:
         if not preds:

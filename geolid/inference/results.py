@@ -70,6 +70,8 @@ class Prediction:
     model: Optional[Dict[str, str]] = None      # {"name", "sha256"} of the weights (CLI records)
     error: Optional[str] = None
     prior: Optional[Dict[str, Any]] = None      # location prior used, and whether it changed the answer
+    # vad: share of the input the speech detector calls speech (null: detector off)
+    speech_fraction: Optional[float] = None
 
     @property
     def ok(self) -> bool:

@@ -132,22 +132,30 @@ def plan_windows_vad(n_samples: int, cuts_s: Sequence[float], window_s: float = 
 
 
 def windows_for(info: AudioInfo, window_s: float = 30.0, overlap_s: float = 5.0,
-                vad: bool = False) -> List[Window]:
-    """The windows of a file (a single one when it fits in ``window_s``)."""
+                vad: bool = False, pauses: Optional[Sequence[float]] = None) -> List[Window]:
+    """The windows of a file (a single one when it fits in ``window_s``).
+
+    ``pauses``: with ``vad``, the cut points (seconds) of the speech detector
+    (:meth:`geolid.inference.vad.SpeechTrack.pause_midpoints`); without them, the energy rule.
+    """
     n = info.frames_16k
     if n <= int(round(window_s * TARGET_SR)):
         return [Window(0, n)]
     if vad:
-        return plan_windows_vad(n, silence_midpoints(frame_energies_db(info)), window_s)
+        if pauses is None:
+            pauses = silence_midpoints(frame_energies_db(info))
+        return plan_windows_vad(n, pauses, window_s)
     return plan_windows(n, window_s, overlap_s)
 
 
-def windows_for_array(x, window_s: float = 30.0, overlap_s: float = 5.0, vad: bool = False
-                      ) -> List[Window]:
-    """Windows of an in-memory 16 kHz waveform (tensor or array)."""
+def windows_for_array(x, window_s: float = 30.0, overlap_s: float = 5.0, vad: bool = False,
+                      pauses: Optional[Sequence[float]] = None) -> List[Window]:
+    """Windows of an in-memory 16 kHz waveform (tensor or array); ``pauses`` as in :func:`windows_for`."""
     n = int(x.shape[-1])
     if n <= int(round(window_s * TARGET_SR)):
         return [Window(0, n)]
+    if vad and pauses is not None:
+        return plan_windows_vad(n, pauses, window_s)
     if vad:
         arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
         hop = int(VAD_HOP_S * TARGET_SR)

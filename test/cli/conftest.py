@@ -2,6 +2,7 @@
 import pytest
 
 from inference.conftest import EXP_REL, LANGS, lid, model_root, noise, tone, write  # noqa: F401
+from inference.conftest import speech_check_off  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from .conftest import LANGS, noise, write
 
 RECORD_KEYS = {"schema_version", "key", "path", "language", "name", "probability", "rejected",
                "top_k", "location", "duration", "num_windows", "segments", "geo_vector", "model",
-               "error", "prior"}
+               "error", "prior", "speech_fraction"}
 
 
 def _run(capsys, *argv):

@@ -21,6 +21,14 @@ def model_root(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def speech_check_off(monkeypatch):
+    """Noise and tones stand in for speech in the plumbing tests (the tiny model is
+    random anyway), so the speech detector, which would call them ``zxx``, is off;
+    test_vad / test_timeline switch it on (they override this fixture)."""
+    monkeypatch.setenv("GEOLID_SPEECH_DETECTOR", "none")
+
+
 @pytest.fixture(scope="session")
 def lid(model_root):
     from geolid.inference.api import GeoLID
