@@ -10,7 +10,7 @@ import soundfile as sf
 from geolid.bin import lid_inference
 from geolid.cli.main import main as cli_main
 from geolid.demo.tiny import make_experiment
-from geolid.scoring import score as score_cli
+from geolid.bin import score_lids as score_cli
 from geolid.utils.fileio import read_kaldi_map
 
 LANGS = ["eng", "fra", "deu", "cmn", "hin"]
