@@ -4,6 +4,7 @@
     geolid predict --scp wav.scp --out results.jsonl        # resumable
     geolid languages [--model M] [--format table|json|tsv]
     geolid download REPO_ID [--local-dir DIR]
+    geolid export MODEL --out DIR [--quantize int8]          # ONNX Runtime on CPU
     geolid prepare ...                                       # corpus preparation
 
 Start-up is kept light: this module and the parsers import neither torch nor
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_parser(sub)
     _add_languages_parser(sub)
     _add_download_parser(sub)
+    from geolid.export.cli import add_export_parser  # import-light: onnx loads on use
+    add_export_parser(sub)
     try:  # corpus preparation lives in geolid.data (import-light); absent in trimmed installs
         from geolid.data.cli import add_prepare_subcommands
     except ImportError:

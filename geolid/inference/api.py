@@ -105,6 +105,12 @@ class GeoLID:
         if quantize not in (None, "none", "int8"):
             raise ValueError(f"quantize must be 'int8' or None, got '{quantize}'")
         files = locate_model(name_or_path, revision=revision, cache_dir=cache_dir)
+        # --- ONNX export (geolid.export): run it with ONNX Runtime on CPU ---
+        if files.model.suffix == ".onnx":
+            from geolid.export.runtime import load_onnx
+
+            return load_onnx(cls, files, device, dtype, quantize)
+        # --- end ONNX export ---
         if device is None:
             device = "cuda" if torch.cuda.is_available() and quantize != "int8" else "cpu"
         if quantize == "int8" and torch.device(device).type != "cpu":

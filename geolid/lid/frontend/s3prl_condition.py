@@ -225,7 +225,14 @@ class S3prlConditionFrontend(AbsFrontend):
         lengths = lengths.to(wavs.device)
         hidden, enc_lens, geo_preds = self.hf(wavs, lengths)
         feats_lens = self.feature_lengths(lengths, enc_lens)
-        target = int(feats_lens.max())
+        if torch.compiler.is_exporting():
+            # ONNX export: a Python int taken from a tensor would be frozen into
+            # the graph. Callers pad to the longest input, so its frame count
+            # follows from the padded width.
+            target = ((wavs.size(1) - 1) // S3PRL_DOWNSAMPLE + 1
+                      if self.frame_length_convention == "s3prl" else hidden[-1].size(1))
+        else:
+            target = int(feats_lens.max())
         matched = [match_length(h, target) for h in hidden]
         if self.layer >= 0:
             feats = matched[self.layer]
