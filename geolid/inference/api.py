@@ -25,7 +25,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 import numpy as np
 
 from geolid.inference.audio import TARGET_SR, AudioError, AudioInfo, audio_info, read_span, to_mono_16k
-from geolid.inference.batching import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_SIZE, collate, plan_batches
+from geolid.inference.batching import DEFAULT_BATCH_SECONDS, collate, plan_for_device
 from geolid.inference.hub import DEFAULT_MODEL, ModelFiles, locate_model
 from geolid.inference.results import UNKNOWN, LanguageScore, Location, Prediction, Segment, language_name
 from geolid.inference.windowing import Window, aggregate, windows_for, windows_for_array
@@ -64,7 +64,8 @@ class InferenceOptions:
     overlap: float = 5.0            # seconds between fixed windows
     vad: bool = False               # cut windows at pauses instead
     # None: 1 on CPU (batching does not pay there, and the published models'
-    # padded-batch outputs differ slightly from single runs), 8 on GPU.
+    # padded-batch outputs differ slightly from single runs); on GPU, as many
+    # windows as fit in batch_seconds of padded audio.
     batch_size: Optional[int] = None
     batch_seconds: float = DEFAULT_BATCH_SECONDS  # padded audio per batch
 
@@ -235,8 +236,8 @@ class GeoLID:
         items = [(si, wi) for si, s in enumerate(sources) if not s.error
                  for wi in range(len(s.windows))]
         lengths = [sources[si].windows[wi].length for si, wi in items]
-        batch_size = options.batch_size or (DEFAULT_BATCH_SIZE if self._on_gpu() else 1)
-        for batch in plan_batches(lengths, batch_size, int(options.batch_seconds * TARGET_SR)):
+        for batch in plan_for_device(lengths, self._on_gpu(), options.batch_size,  # GPU: by seconds
+                                     options.batch_seconds, TARGET_SR):
             self._run_batch([items[i] for i in batch], sources)
         return sources
 
