@@ -103,7 +103,8 @@ def bench_size(size: str, args) -> dict:
     ref = outputs["torch fp32"]
     result = {"audio_s": sum(x.shape[1] for x in data) / 16000, "ways": {}}
     for name in ways:
-        agree = sum(int(a["scores"].argmax()) == int(b["scores"].argmax()) for a, b in zip(outputs[name], ref))
+        agree = sum(int(a["scores"].argmax()) == int(b["scores"].argmax())
+                    for a, b in zip(outputs[name], ref))
         cos = min(float(torch.nn.functional.cosine_similarity(a["embedding"], b["embedding"]).min())
                   for a, b in zip(outputs[name], ref))
         result["ways"][name] = {"s": statistics.median(times[name]), "agree": agree / len(data), "cos": cos}
@@ -115,7 +116,8 @@ def bench_size(size: str, args) -> dict:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["base", "large"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--clips", type=int, default=12)
