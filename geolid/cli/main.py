@@ -5,6 +5,7 @@
     geolid languages [--model M] [--format table|json|tsv]
     geolid enroll --model M --out DIR FOLDER                 # add languages from clips
     geolid download REPO_ID [--local-dir DIR]
+    geolid export MODEL --out DIR [--quantize int8]          # ONNX Runtime on CPU
     geolid prepare ...                                       # corpus preparation
 
 Start-up is kept light: this module and the parsers import neither torch nor
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_enroll_parser(sub)
     _add_languages_parser(sub)
     _add_download_parser(sub)
+    from geolid.export.cli import add_export_parser  # import-light: onnx loads on use
+    add_export_parser(sub)
     try:  # corpus preparation lives in geolid.bin.data_prep (import-light); absent in trimmed installs
         from geolid.bin.data_prep import add_prepare_subcommands
     except ImportError:

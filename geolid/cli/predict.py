@@ -55,8 +55,9 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
                    help="int8: dynamic int8 encoder linear layers (CPU only; see docs/cli.md)")
     p.add_argument("--batch-size", type=int, default=None,
-                   help="windows per batch (default: 8 on GPU; 1 on CPU, where batching pays only "
-                        "for small models); outputs do not depend on it (docs/batching.md)")
+                   help="windows per batch (default: 1 on CPU, where batching pays only for small "
+                        "models; on GPU as many as fit in 240 s of padded audio); outputs do not "
+                        "depend on it (docs/batching.md)")
     p.add_argument("--window", type=float, default=30.0,
                    help="seconds; longer files are split into windows (default 30)")
     p.add_argument("--overlap", type=float, default=5.0, help="window overlap, seconds (default 5)")

@@ -27,7 +27,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Un
 import numpy as np
 
 from geolid.audio import TARGET_SR, AudioError, AudioInfo, audio_info, read_span, to_mono_16k
-from geolid.inference.batching import DEFAULT_BATCH_SECONDS, DEFAULT_BATCH_SIZE, collate, plan_batches
+from geolid.inference.batching import DEFAULT_BATCH_SECONDS, collate, plan_for_device
 from geolid.inference.hub import DEFAULT_MODEL, ModelFiles, locate_model
 from geolid.inference import model_errors
 from geolid.inference.inputs import as_inputs
@@ -115,7 +115,8 @@ class InferenceOptions:
     vad: bool = False               # cut windows at pauses instead
     # vad: "silero", "energy" or "none" (docs/vad.md); default $GEOLID_SPEECH_DETECTOR or silero
     speech_detector: str = field(default_factory=lambda: os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"))
-    # None: DEFAULT_BATCH_SIZE on GPU, CPU_BATCH_SIZE on CPU (see there).
+    # None: CPU_BATCH_SIZE on CPU; on GPU as many windows as fit in batch_seconds of
+    # padded audio. Outputs do not depend on it (docs/batching.md).
     batch_size: Optional[int] = None
     batch_seconds: float = DEFAULT_BATCH_SECONDS  # padded audio per batch
     min_duration: float = MIN_DURATION  # seconds; shorter inputs get an error, not a guess
@@ -165,6 +166,12 @@ class GeoLID:
         if quantize not in (None, "none", "int8"):
             raise ValueError(f"quantize must be 'int8' or None, got '{quantize}'")
         files = locate_model(name_or_path, revision=revision, cache_dir=cache_dir)
+        # --- ONNX export (geolid.export): run it with ONNX Runtime on CPU ---
+        if files.model.suffix == ".onnx":
+            from geolid.export.runtime import load_onnx
+
+            return load_onnx(cls, files, device, dtype, quantize)
+        # --- end ONNX export ---
         if device is None:
             device = "cuda" if torch.cuda.is_available() and quantize != "int8" else "cpu"
         if quantize == "int8" and torch.device(device).type != "cpu":
@@ -371,8 +378,9 @@ class GeoLID:
         items = [(si, wi) for si, s in enumerate(sources) if not s.error
                  for wi in range(len(s.windows))]
         lengths = [sources[si].windows[wi].length for si, wi in items]
-        batch_size = options.batch_size or (DEFAULT_BATCH_SIZE if self._on_gpu() else CPU_BATCH_SIZE)
-        for batch in plan_batches(lengths, batch_size, int(options.batch_seconds * TARGET_SR)):
+        cpu_size = None if self._on_gpu() else CPU_BATCH_SIZE
+        for batch in plan_for_device(lengths, self._on_gpu(), options.batch_size or cpu_size,
+                                     options.batch_seconds, TARGET_SR):  # GPU: by seconds
             self._run_batch([items[i] for i in batch], sources)
         return sources
 

@@ -113,6 +113,11 @@ def locate_model(name_or_path: str, revision: Optional[str] = None,
         if p.suffix != ".pth":
             raise ModelNotFoundError(f"{p}: expected a model folder or a .pth weights file")
         return _from_experiment(p.parent, name, model=p)
+    # --- ONNX export (geolid.export): model.onnx with its config and class order ---
+    from geolid.export import MANIFEST_FILE, ONNX_FILE
+    if p.is_dir() and (p / MANIFEST_FILE).is_file():
+        return _from_experiment(p, name, model=p / ONNX_FILE, root=p)
+    # --- end ONNX export ---
     if p.is_dir():
         return _from_folder(p, name)
     if not looks_like_repo_id(name):

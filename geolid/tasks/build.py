@@ -76,10 +76,12 @@ def build_model(args: argparse.Namespace) -> torch.nn.Module:
     input_size = frontend.output_size() if frontend is not None else args.input_size
     if input_size is None:
         raise ConfigError("no frontend and no --input_size: the feature dimension is unknown")
-    specaug = build_component(specaug_choices, getattr(args, "specaug", None), component_conf(args, "specaug"))
+    specaug = build_component(specaug_choices, getattr(args, "specaug", None),
+                              component_conf(args, "specaug"))
     normalize = build_component(normalize_choices, getattr(args, "normalize", None),
                                 component_conf(args, "normalize"))
-    encoder = build_component(encoder_choices, args.encoder, component_conf(args, "encoder"), input_size=input_size)
+    encoder = build_component(encoder_choices, args.encoder, component_conf(args, "encoder"),
+                              input_size=input_size)
     pooling = build_component(pooling_choices, args.pooling, component_conf(args, "pooling"),
                               input_size=encoder.output_size())
     projector = build_component(projector_choices, args.projector, component_conf(args, "projector"),

@@ -43,3 +43,36 @@ def test_padding_cap():
     assert batches == [[0, 1, 2, 3], [4], [5]]  # 8.5% padding, then 11% would be too much
     for b in batches:
         assert padding_fraction(lengths, [b]) <= 0.1
+
+
+def test_gpu_batches_are_planned_by_seconds():
+    from geolid.inference.batching import plan_for_device
+
+    short = [16000] * 40  # 40 clips of 1 s
+    assert plan_for_device(short, on_gpu=True, batch_seconds=20) == [list(range(20)), list(range(20, 40))]
+    long = [30 * 16000] * 5  # 30 s windows: only 2 fit in 60 s
+    assert [len(b) for b in plan_for_device(long, on_gpu=True, batch_seconds=60)] == [2, 2, 1]
+    assert all(len(b) == 1 for b in plan_for_device(short, on_gpu=False))
+    assert len(plan_for_device(short, on_gpu=False, batch_size=8)) == 5
+
+
+def test_gpu_path_runs_on_cpu_with_bf16_autocast(lid, monkeypatch):
+    """The GPU code path (batches by seconds, bf16 autocast, one host copy per batch),
+    exercised on CPU: same answers as fp32 batch 1, in a single batch."""
+    from geolid.inference.api import GeoLID, InferenceOptions
+    from .conftest import noise
+
+    waves = [noise(1.0 + 0.01 * i, seed=i) for i in range(12)]  # < 10% padding together
+    want = lid.predict(waves, sample_rate=16000, locate=False)
+    gpu_like = GeoLID(lid.model, lid.files, device="cpu", dtype="bfloat16", geo_type=lid.geo_type)
+    monkeypatch.setattr(gpu_like, "_on_gpu", lambda: True)
+    calls = []
+    score = lid.model.score
+    monkeypatch.setattr(lid.model, "score", lambda s, n: calls.append(s.shape) or score(s, n))
+    got = gpu_like.predict(waves, sample_rate=16000, locate=False,
+                           options=InferenceOptions(batch_seconds=60))
+    assert len(calls) == 1 and calls[0][0] == 12  # one batch: 12 windows < 60 s padded
+    assert gpu_like.dtype == "bfloat16"
+    for a, b in zip(got, want):
+        assert abs(a.top_k[0].probability - dict((s.code, s.probability) for s in b.top_k)
+                   .get(a.top_k[0].code, 0.0)) < 0.05

@@ -1,0 +1,147 @@
+"""CPU speed of ONNX Runtime vs torch, fp32 and int8, side by side in one run.
+
+Random geo models of a given size (wav2vec2 ``--sizes``: base 768 x 12, large
+1024 x 24, mms-1b 1280 x 48; the published head sizes), 12 noise clips of
+1-6 s, batch 1, ``--threads`` threads (default 2). For each size, four ways run
+on the same clips, interleaved over ``--repeats`` rounds after a warm-up (the
+total seconds are the median round):
+
+* torch fp32: ``model.score`` under ``inference_mode``;
+* ORT fp32: ``geolid export`` graph in ONNX Runtime;
+* torch int8: ``torch.ao`` dynamic int8 of the encoder layers (geolid.inference.quantize);
+* ORT int8: ``geolid export --quantize int8`` (encoder-layer MatMuls).
+
+Targets (issue 9 section 4): ORT fp32 >= 1.25x torch fp32 at every size; ORT
+int8 >= 2x at base and >= 3x at the MMS-1B shape. Also printed: top-1 agreement
+and minimum embedding cosine of each way against torch fp32 (random weights:
+a sanity check only; accuracy on a trained model is bench/onnx_int8_accuracy.py).
+
+    python bench/onnx_speed.py --sizes base large
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = {  # hidden, layers, heads, ffn, conditioned layers
+    "tiny": dict(hidden_size=32, num_layers=4, num_heads=2, intermediate_size=64, conv_dim=32,
+                 layers=(1, 2), ecapa=16, embed=8),
+    "base": dict(hidden_size=768, num_layers=12, num_heads=12, intermediate_size=3072, conv_dim=512,
+                 layers=(8, 9, 10, 11), ecapa=512, embed=192),
+    "large": dict(hidden_size=1024, num_layers=24, num_heads=16, intermediate_size=4096, conv_dim=512,
+                  layers=(16, 18, 20, 22), ecapa=512, embed=192),
+    "mms-1b": dict(hidden_size=1280, num_layers=48, num_heads=16, intermediate_size=5120, conv_dim=512,
+                   layers=(32, 36, 40, 44), ecapa=512, embed=192),
+}
+LANGS = ["eng", "fra", "deu", "spa", "por", "ita", "nld", "rus", "pol", "tur", "ara", "hin",
+         "ben", "cmn", "jpn", "kor", "vie", "tha", "swh", "yor"]
+
+
+def build_source(root: Path, size: str) -> Path:
+    from geolid.demo.tiny import make_experiment, make_tiny_wav2vec2
+
+    s = SIZES[size]
+    enc = make_tiny_wav2vec2(root / "w2v2", hidden_size=s["hidden_size"], num_layers=s["num_layers"],
+                             num_heads=s["num_heads"], intermediate_size=s["intermediate_size"],
+                             conv_dim=s["conv_dim"])
+    make_experiment(root / "exp" / "lid", LANGS, encoder_path=str(enc), layers=s["layers"],
+                    embed_dim=s["embed"], ecapa_channels=s["ecapa"], k_top=5)
+    return root
+
+
+def clips(n: int, min_s: float, max_s: float, seed: int = 0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for i in range(n):
+        seconds = min_s + (max_s - min_s) * i / max(n - 1, 1)
+        out.append(0.1 * torch.randn(1, int(seconds * 16000), generator=g))
+    return out
+
+
+def bench_size(size: str, args) -> dict:
+    import torch
+
+    from geolid.export.onnx import export_model
+    from geolid.export.runtime import OnnxScorer
+    from geolid.inference.api import GeoLID
+    from geolid.inference.quantize import quantize_int8
+
+    tmp = Path(tempfile.mkdtemp(prefix=f"geolid_onnx_bench_{size}_", dir="/tmp"))
+    t = time.perf_counter()
+    src = build_source(tmp / "src", size)
+    fp32_model = GeoLID.from_pretrained(str(src), device="cpu").model
+    int8_model = quantize_int8(GeoLID.from_pretrained(str(src), device="cpu").model)
+    print(f"[{size}] built in {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
+    export_model(str(src), tmp / "onnx_fp32")
+    export_model(str(src), tmp / "onnx_int8", quantize="int8")
+    print(f"[{size}] exported fp32 + int8 in {time.perf_counter() - t:.0f} s", flush=True)
+    ways = {
+        "torch fp32": fp32_model,
+        "ORT fp32": OnnxScorer(tmp / "onnx_fp32" / "model.onnx", threads=args.threads),
+        "torch int8": int8_model,
+        "ORT int8": OnnxScorer(tmp / "onnx_int8" / "model.onnx", threads=args.threads),
+    }
+    data = clips(args.clips, args.min_s, args.max_s)
+
+    def run(scorer):
+        with torch.inference_mode():
+            return [scorer.score(x, torch.tensor([x.shape[1]])) for x in data]
+
+    outputs = {name: run(s) for name, s in ways.items()}  # warm-up, and outputs to compare
+    times = {name: [] for name in ways}
+    for _ in range(args.repeats):
+        for name, scorer in ways.items():
+            t = time.perf_counter()
+            run(scorer)
+            times[name].append(time.perf_counter() - t)
+    ref = outputs["torch fp32"]
+    result = {"audio_s": sum(x.shape[1] for x in data) / 16000, "ways": {}}
+    for name in ways:
+        agree = sum(int(a["scores"].argmax()) == int(b["scores"].argmax())
+                    for a, b in zip(outputs[name], ref))
+        cos = min(float(torch.nn.functional.cosine_similarity(a["embedding"], b["embedding"]).min())
+                  for a, b in zip(outputs[name], ref))
+        result["ways"][name] = {"s": statistics.median(times[name]), "agree": agree / len(data), "cos": cos}
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", nargs="+", choices=sorted(SIZES), default=["base", "large"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--clips", type=int, default=12)
+    p.add_argument("--min-s", type=float, default=1.0)
+    p.add_argument("--max-s", type=float, default=6.0)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--keep", action="store_true", help="keep the models under /tmp")
+    args = p.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    targets = {"ORT fp32": 1.25, "ORT int8": None}
+    for size in args.sizes:
+        r = bench_size(size, args)
+        base = r["ways"]["torch fp32"]["s"]
+        print(f"\n{size}: {args.clips} clips, {r['audio_s']:.1f} s of audio, batch 1, {args.threads} threads")
+        print(f"{'way':<11} {'seconds':>8} {'speed-up':>9} {'top-1 agree':>12} {'min cos':>8}")
+        for name, w in r["ways"].items():
+            print(f"{name:<11} {w['s']:>8.2f} {base / w['s']:>8.2f}x {w['agree']:>11.0%} {w['cos']:>8.4f}")
+        targets["ORT int8"] = 3.0 if size == "mms-1b" else 2.0
+        for name, target in targets.items():
+            got = base / r["ways"][name]["s"]
+            print(f"target {name} >= {target}x torch fp32: {got:.2f}x {'met' if got >= target else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

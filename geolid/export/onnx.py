@@ -1,0 +1,178 @@
+"""``geolid export``: a geolid model as one ONNX graph, optionally int8.
+
+The graph is the whole scoring path of :func:`geolid.lid.scoring.score_batch`:
+waveform normalisation, wav2vec2 with the geo-conditioning hooks, the weighted
+layer sum, ECAPA-TDNN, pooling, projector, the AAM-softmax scores and the geo
+head. Inputs ``speech`` (B, T) float32 zero-padded to the longest and
+``lengths`` (B,) int64; outputs ``scores`` (B, n_lang), ``embedding`` (B, D)
+and, for geo models, ``lang2vec`` (B, geo_dim). Batch and time are dynamic.
+
+It is written by ``torch.onnx.export(dynamo=True)`` (``torch.export``
+tracing): the legacy TorchScript exporter freezes Python ints taken from
+tensors into the graph, which fails at run time on other lengths.
+
+Int8 (``quantize="int8"``) is ONNX Runtime's dynamic quantisation of the
+wav2vec2 transformer layers' MatMuls only: those hold almost all the compute,
+``quantize_dynamic`` fails on the shared CondProj Gemm, and the small heads
+stay float so the scores keep their scale.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import torch
+import yaml
+
+from geolid.export import FORMAT_VERSION, MANIFEST_FILE, ONNX_FILE
+
+logger = logging.getLogger(__name__)
+
+OPSET = 18
+TWO_GB = 2 * 1024 ** 3
+ENCODER_LAYERS_SCOPE = "upstream.upstream.model.encoder.layers."  # wav2vec2 transformer layers
+QUANTIZE_CHOICES = ("int8",)
+
+
+class ExportError(RuntimeError):
+    """The model cannot be exported as asked; the message says why."""
+
+
+class ScoringGraph(torch.nn.Module):
+    """``score_batch`` as a module with tensor outputs (what ONNX export traces)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+        self.has_geo = hasattr(model, "score")
+
+    def output_names(self) -> List[str]:
+        return ["scores", "embedding"] + (["lang2vec"] if self.has_geo else [])
+
+    def forward(self, speech: torch.Tensor, lengths: torch.Tensor):
+        from geolid.lid.scoring import score_batch
+
+        out = score_batch(self.model, speech, lengths)
+        return tuple(out[name] for name in self.output_names())
+
+
+def export_model(model_name_or_path: str, out_dir, quantize: Optional[str] = None,
+                 opset: int = OPSET) -> Path:
+    """Export a model (anything ``GeoLID.from_pretrained`` accepts) to ``out_dir``."""
+    from geolid.inference.hub import locate_model
+    from geolid.tasks.build import build_model_from_args
+
+    if quantize not in (None, "none") + QUANTIZE_CHOICES:
+        raise ExportError(f"quantize must be one of {QUANTIZE_CHOICES} or None, got '{quantize}'")
+    quantize = None if quantize == "none" else quantize
+    files = locate_model(str(model_name_or_path))
+    if files.model.suffix == ".onnx":
+        raise ExportError(f"{model_name_or_path} is already an ONNX export; export the source "
+                          "model again (with --quantize int8 for int8)")
+    import argparse
+
+    conf = files.resolved_config()
+    model, _ = build_model_from_args(argparse.Namespace(**conf), files.model, "cpu")
+    graph = ScoringGraph(model.eval()).eval()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # Written in a scratch folder beside the target, then moved: an interrupted
+    # export never leaves a folder that looks complete.
+    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
+    try:
+        fp32 = work / ONNX_FILE
+        external = _param_bytes(model) > TWO_GB
+        trace_onnx(graph, fp32, opset, external)
+        if quantize == "int8":
+            int8 = work / "int8" / ONNX_FILE
+            int8.parent.mkdir()
+            quantize_encoder_matmuls(fp32, int8)
+            for p in work.glob(ONNX_FILE + "*"):
+                p.unlink()
+            for p in int8.parent.iterdir():
+                p.rename(work / p.name)
+            int8.parent.rmdir()
+        _write_side_files(work, files, conf, graph, quantize, opset)
+        for p in out_dir.iterdir():  # a previous export of ours is replaced whole
+            if p.name in (ONNX_FILE, ONNX_FILE + ".data", MANIFEST_FILE, "config.yaml", "lang2utt"):
+                p.unlink()
+        for p in work.iterdir():
+            os.replace(p, out_dir / p.name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out_dir
+
+
+def trace_onnx(graph: ScoringGraph, path: Path, opset: int = OPSET, external_data: bool = False) -> None:
+    """``torch.onnx.export`` with dynamic batch and time axes."""
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    time = torch.export.Dim("time", min=800, max=16000 * 3600)
+    speech = torch.randn(2, 24000)
+    lengths = torch.tensor([24000, 17000])
+    with torch.inference_mode(False), torch.no_grad():
+        program = torch.onnx.export(
+            graph, (speech, lengths), dynamo=True, opset_version=opset,
+            input_names=["speech", "lengths"], output_names=graph.output_names(),
+            dynamic_shapes={"speech": {0: batch, 1: time}, "lengths": {0: batch}},
+            report=False, verbose=False)
+    program.save(str(path), external_data=external_data)
+
+
+def quantize_encoder_matmuls(src: Path, dst: Path) -> List[str]:
+    """Dynamic int8 of the MatMuls inside the wav2vec2 transformer layers; their names."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    src, dst = Path(src), Path(dst)
+    model = onnx.load(str(src), load_external_data=False)
+    weights = {init.name for init in model.graph.initializer}
+    nodes = [n.name for n in model.graph.node
+             if n.op_type == "MatMul" and len(n.input) == 2 and n.input[1] in weights
+             and ENCODER_LAYERS_SCOPE in _scope(n)]
+    if not nodes:
+        raise ExportError(f"{src}: found no wav2vec2 encoder-layer MatMul to quantise")
+    external = src.with_name(src.name + ".data").exists()
+    quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul"], nodes_to_quantize=nodes,
+                     weight_type=QuantType.QInt8, per_channel=False,
+                     use_external_data_format=external)
+    return nodes
+
+
+def _scope(node) -> str:
+    """The module path the dynamo exporter records on each node."""
+    for prop in node.metadata_props:
+        if prop.key in ("namespace", "pkg.torch.onnx.name_scopes"):
+            return prop.value
+    return ""
+
+
+def _param_bytes(model: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+
+
+def _write_side_files(folder: Path, files, conf: Dict, graph: ScoringGraph,
+                      quantize: Optional[str], opset: int) -> None:
+    shutil.copyfile(files.lang2utt, folder / "lang2utt")
+    with files.config.open(encoding="utf-8") as f:
+        config = yaml.safe_load(f) or {}
+    config["lang2utt"] = "lang2utt"
+    with (folder / "config.yaml").open("w", encoding="utf-8") as f:
+        yaml.safe_dump(config, f, sort_keys=False)
+    loss_conf = conf.get("loss_conf") or {}
+    manifest = {
+        "format": "geolid-onnx", "version": FORMAT_VERSION, "onnx": ONNX_FILE,
+        "source": files.source, "quantize": quantize, "opset": opset,
+        "inputs": {"speech": "float32 (batch, time) 16 kHz, zero-padded to the longest",
+                   "lengths": "int64 (batch,) valid samples"},
+        "outputs": graph.output_names(), "num_languages": len(files.languages),
+        "geo_type": loss_conf.get("lang2vec_type", "geo") if graph.has_geo else None,
+        "torch": torch.__version__,
+    }
+    with (folder / MANIFEST_FILE).open("w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
