@@ -1,6 +1,6 @@
 """``geolid export``: a geolid model as one ONNX graph, optionally int8.
 
-The graph is the whole scoring path of :func:`geolid.lid.scoring.score_batch`:
+The graph is the whole scoring path of :meth:`model.score` (geolid.lid.espnet_model):
 waveform normalisation, wav2vec2 with the geo-conditioning hooks, the weighted
 layer sum, ECAPA-TDNN, pooling, projector, the AAM-softmax scores and the geo
 head. Inputs ``speech`` (B, T) float32 zero-padded to the longest and
@@ -44,20 +44,18 @@ class ExportError(RuntimeError):
 
 
 class ScoringGraph(torch.nn.Module):
-    """``score_batch`` as a module with tensor outputs (what ONNX export traces)."""
+    """``model.score`` as a module with tensor outputs (what ONNX export traces)."""
 
     def __init__(self, model: torch.nn.Module):
         super().__init__()
         self.model = model
-        self.has_geo = hasattr(model, "score")
+        self.has_geo = hasattr(model.loss, "predict_lang2vec")  # the no-geo baseline has none
 
     def output_names(self) -> List[str]:
         return ["scores", "embedding"] + (["lang2vec"] if self.has_geo else [])
 
     def forward(self, speech: torch.Tensor, lengths: torch.Tensor):
-        from geolid.lid.scoring import score_batch
-
-        out = score_batch(self.model, speech, lengths)
+        out = self.model.score(speech, lengths)
         return tuple(out[name] for name in self.output_names())
 
 

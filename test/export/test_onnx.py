@@ -65,12 +65,10 @@ def test_folder_layout(exported):
 @pytest.mark.parametrize("lengths", [[16000], [30000, 12000, 7000], [8000, 8000, 24000]])
 def test_onnx_matches_torch_for_any_batch_and_length(exported, torch_model, lengths):
     from geolid.export.runtime import OnnxScorer
-    from geolid.lid.scoring import score_batch
-
     scorer = OnnxScorer(exported / ONNX_FILE)
     speech, lens = batch(lengths, seed=len(lengths))
     with torch.inference_mode():
-        want = score_batch(torch_model, speech, lens)
+        want = torch_model.score(speech, lens)
     got = scorer.score(speech, lens)
     for key in ("scores", "embedding", "lang2vec"):
         assert got[key].shape == want[key].shape
@@ -118,8 +116,6 @@ def test_int8_quantises_only_the_encoder_layers(exported, torch_model, tmp_path)
 
     from geolid.export.onnx import quantize_encoder_matmuls
     from geolid.export.runtime import OnnxScorer
-    from geolid.lid.scoring import score_batch
-
     int8 = tmp_path / "int8"
     int8.mkdir()
     for name in ("config.yaml", "lang2utt", MANIFEST_FILE):
@@ -133,7 +129,7 @@ def test_int8_quantises_only_the_encoder_layers(exported, torch_model, tmp_path)
     assert condproj and all(i.data_type == onnx.TensorProto.FLOAT for i in condproj)
     speech, lens = batch([24000, 16000], seed=5)
     with torch.inference_mode():
-        want = score_batch(torch_model, speech, lens)
+        want = torch_model.score(speech, lens)
     got = OnnxScorer(int8 / ONNX_FILE).score(speech, lens)
     cos = torch.nn.functional.cosine_similarity(got["embedding"], want["embedding"])
     assert cos.min().item() > 0.99
