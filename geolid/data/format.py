@@ -201,7 +201,7 @@ def _read_unique(path: Path) -> Dict[str, Tuple[int, str]]:
     return out
 
 
-class _Source:
+class _ScpAudio:
     """The audio of one ``wav.scp`` entry: a file read piecewise, or a command's output."""
 
     def __init__(self, task: _Task):
@@ -287,7 +287,7 @@ def _process(task: _Task, sample_rate: int, audio_format: str):
                 raise _AudioError(source_error)
             if source is None:
                 try:
-                    source = _Source(task)
+                    source = _ScpAudio(task)
                 except _AudioError as exc:
                     source_error = str(exc)
                     raise
@@ -301,7 +301,7 @@ def _process(task: _Task, sample_rate: int, audio_format: str):
     return results
 
 
-def _convert(source: _Source, utt: _Utt, sample_rate: int, audio_format: str) -> int:
+def _convert(source: _ScpAudio, utt: _Utt, sample_rate: int, audio_format: str) -> int:
     import numpy as np
 
     x = source.read(utt)

@@ -86,7 +86,7 @@ class WindowOutput:
 
 
 @dataclass
-class _Source:
+class _InputSource:
     key: str
     path: Optional[str] = None
     info: Optional[AudioInfo] = None
@@ -340,7 +340,7 @@ class GeoLID:
     def _keyed(self, inputs: Sequence) -> List[Tuple[str, object]]:
         return [(_default_key(x, i), x) for i, x in enumerate(inputs)]
 
-    def _prepare(self, key: str, x, sample_rate: Optional[int], options: InferenceOptions) -> _Source:
+    def _prepare(self, key: str, x, sample_rate: Optional[int], options: InferenceOptions) -> _InputSource:
         import torch
 
         if isinstance(x, (str, os.PathLike)):
@@ -348,7 +348,7 @@ class GeoLID:
             # --- vad hook: one speech pass; --vad cuts at its pauses
             speech = track_file(info, options.speech_detector) if options.speech_detector != "none" else None
             pauses = speech.pause_midpoints() if speech is not None and options.vad else None
-            return _Source(key, str(x), info=info, speech=speech,
+            return _InputSource(key, str(x), info=info, speech=speech,
                            windows=windows_for(info, options.window, options.overlap, options.vad, pauses))
         sr = sample_rate
         if isinstance(x, tuple) and len(x) == 2:
@@ -360,20 +360,20 @@ class GeoLID:
         # --- vad hook
         speech = track_array(wave, options.speech_detector) if options.speech_detector != "none" else None
         pauses = speech.pause_midpoints() if speech is not None and options.vad else None
-        return _Source(key, wave=wave, speech=speech,
+        return _InputSource(key, wave=wave, speech=speech,
                        windows=windows_for_array(wave, options.window, options.overlap, options.vad, pauses))
 
     def _run(self, chunk: Sequence[Tuple[str, object]], sample_rate: Optional[int],
-             options: InferenceOptions) -> List[_Source]:
+             options: InferenceOptions) -> List[_InputSource]:
         """Prepare the chunk's sources and fill their per-window outputs."""
-        sources: List[_Source] = []
+        sources: List[_InputSource] = []
         for key, x in chunk:
             try:
                 src = self._prepare(key, x, sample_rate, options)
                 src.error = short_input_error(src.n_samples, options.min_duration)  # safety
                 sources.append(src)
             except AudioError as e:
-                sources.append(_Source(key, str(x) if isinstance(x, (str, os.PathLike)) else None,
+                sources.append(_InputSource(key, str(x) if isinstance(x, (str, os.PathLike)) else None,
                                        error=e.reason))
         items = [(si, wi) for si, s in enumerate(sources) if not s.error
                  for wi in range(len(s.windows))]
@@ -389,7 +389,7 @@ class GeoLID:
 
         return torch.device(self.device).type == "cuda"
 
-    def _run_batch(self, batch: Sequence[Tuple[int, int]], sources: List[_Source]) -> None:
+    def _run_batch(self, batch: Sequence[Tuple[int, int]], sources: List[_InputSource]) -> None:
         kept, waves = [], []
         for si, wi in batch:
             src = sources[si]
@@ -419,12 +419,12 @@ class GeoLID:
         return torch.autocast(self.device.type, dtype=getattr(torch, self.dtype))
 
     @staticmethod
-    def _stack(src: _Source, field_name: str) -> np.ndarray:
+    def _stack(src: _InputSource, field_name: str) -> np.ndarray:
         """One :class:`WindowOutput` field of every window of ``src``, stacked."""
         return np.stack([getattr(src.outputs[i], field_name) for i in range(len(src.windows))])
 
     # --------------------------------------------------------------- finishing
-    def _finish(self, sources: List[_Source], top_k: int, reject_below: Optional[float],
+    def _finish(self, sources: List[_InputSource], top_k: int, reject_below: Optional[float],
                 segments: bool, locate: bool, prior=None) -> List[Prediction]:
         preds: List[Prediction] = []
         for src in sources:
@@ -445,7 +445,7 @@ class GeoLID:
             self._locate([p for p in preds if p.geo_vector is not None])
         return preds
 
-    def _prediction(self, src: _Source, file_probs: np.ndarray, window_probs: np.ndarray,
+    def _prediction(self, src: _InputSource, file_probs: np.ndarray, window_probs: np.ndarray,
                     geo: Optional[np.ndarray], top_k: int, reject_below: Optional[float],
                     segments: bool) -> Prediction:
         order = np.argsort(-file_probs)[:top_k]

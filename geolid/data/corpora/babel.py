@@ -69,7 +69,7 @@ FRAGMENT_MARKERS = "-*~"
 
 
 @dataclass(frozen=True)
-class Segment:
+class TranscriptSegment:
     """A stretch of one recording between two transcript time marks."""
 
     start: float
@@ -117,9 +117,9 @@ def map_tokens(text: str, lexicon: Optional[Set[str]] = None) -> List[str]:
     return out
 
 
-def parse_transcript(path: Path) -> List[Segment]:
+def parse_transcript(path: Path) -> List[TranscriptSegment]:
     """Segments of a Babel transcript, in file order (empty text included)."""
-    segments: List[Segment] = []
+    segments: List[TranscriptSegment] = []
     prev: Optional[Tuple[float, int]] = None
     text: List[str] = []
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -138,7 +138,7 @@ def parse_transcript(path: Path) -> List[Segment]:
                         f"previous one [{prev[0]}] (line {prev[1]}); fix the transcript by "
                         "hand or remove the file")
                 if t > prev[0]:
-                    segments.append(Segment(prev[0], t, " ".join(text)))
+                    segments.append(TranscriptSegment(prev[0], t, " ".join(text)))
             prev, text = (t, lineno), []
     return segments
 
