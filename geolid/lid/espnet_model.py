@@ -10,7 +10,7 @@ Pipeline: frontend -> (specaug) -> utterance mean normalisation -> frame encoder
 
 ``batch_invariant`` (model_conf, default true): every utterance of a padded
 batch gets the output it gets alone; the frontend repeats each utterance's own
-last encoder frame (SPEC: the extra s3prl frame) and the frame encoder masks the
+last encoder frame (docs/architecture.md, frame conventions: the extra s3prl frame) and the frame encoder masks the
 padded frames. ``false`` reproduces the published code's batch-dependent
 outputs bit for bit (needed only to re-create its test-set numbers exactly).
 See docs/batching.md.
