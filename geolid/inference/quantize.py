@@ -6,6 +6,12 @@ hold almost all the matmul work, while the small heads (ECAPA, pooling, the
 AAM-softmax cosine and the geo regressors) stay in float so the scores keep
 their scale. The layer modules themselves are kept (their children are
 swapped in place), so the geo-conditioning hooks on them stay attached.
+
+Kept, as a deprecated fallback: it needs no export step and no onnxruntime, and
+it agrees with fp32 on the demo test sets; but ``torch.ao.quantization`` is
+deprecated upstream and ONNX Runtime's int8 (``geolid export --quantize int8``,
+:mod:`geolid.export.onnx`) was faster in bench/onnx_speed.py. Remove it when
+torch drops ``torch.ao.quantization``.
 """
 from __future__ import annotations
 
