@@ -109,6 +109,17 @@ def _version() -> str:
     return f"geolid {__version__}"
 
 
+def _is_model_file_error(e: BaseException) -> bool:
+    """A checkpoint or export error (a bad model file or option, exit 2). Checked by
+    module, so that commands which never load torch do not import these modules."""
+    for module, name in (("geolid.tasks.checkpoint", "CheckpointError"),
+                         ("geolid.export.onnx", "ExportError")):
+        loaded = sys.modules.get(module)
+        if loaded is not None and isinstance(e, getattr(loaded, name)):
+            return True
+    return False
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -129,6 +140,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"geolid {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except (UsageError, ModelNotFoundError, AudioError, OutputRefused) as e:
+        print(f"geolid {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except RuntimeError as e:
+        if not _is_model_file_error(e):
+            raise
         print(f"geolid {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -98,11 +98,14 @@ def read_config(path: os.PathLike) -> dict:
 def loading(model_file: os.PathLike) -> Iterator[None]:
     """Turn any failure to build or load the model into a one-line :class:`ModelError`."""
     from geolid.tasks.build import CheckpointMismatchError, ConfigError
+    from geolid.tasks.checkpoint import CheckpointError
 
     try:
         yield
     except ModelError:
         raise
+    except CheckpointError as e:  # unsafe (code in the pickle), truncated, not a state dict
+        raise ModelError(str(e)) from e
     except CheckpointMismatchError as e:
         raise ModelError(str(e)) from e
     except ConfigError as e:
