@@ -44,14 +44,24 @@ def test_hostile_model_file_is_refused_and_never_runs(experiment, tmp_path, in_d
     assert not marker.exists()
 
 
-def test_hostile_file_refused_through_the_api(experiment, tmp_path):
+def test_hostile_file_refused_through_the_api_and_the_cli(experiment, tmp_path, capsys):
+    """GeoLID: a one-line ModelError naming the file; geolid predict: exit 2."""
+    from geolid.cli.main import main
     from geolid.inference.api import GeoLID
+    from geolid.inference.model_errors import ModelError
 
     marker = tmp_path / "marker"
     bad = hostile_checkpoint(experiment / "hostile.pth", marker)
+    wav = tmp_path / "a.wav"
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(str(wav), np.zeros(16000, dtype=np.float32), 16000)
     try:
-        with pytest.raises(UnsafeCheckpointError, match="hostile.pth"):
+        with pytest.raises(ModelError, match="hostile.pth.*refused|refused.*hostile.pth"):
             GeoLID.from_pretrained(str(bad), device="cpu")
+        assert main(["predict", str(wav), "--model", str(bad), "-q"]) == 2
+        assert "refused" in capsys.readouterr().err
     finally:
         bad.unlink()
     assert not marker.exists()
