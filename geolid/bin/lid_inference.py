@@ -108,13 +108,14 @@ def read_inputs(triples: Sequence[Tuple[str, str, str]]) -> Tuple[str, Dict[str,
 def load_model(config: str, model_file: str, device: str, dtype: str):
     """The recipe's model as a :class:`GeoLID` (config paths relative to the cwd, as ESPnet)."""
     from geolid.inference.api import GeoLID
-    from geolid.inference.hub import ModelFiles, read_languages
+    from geolid.inference.hub import ModelFiles
+    from geolid.languages import read_class_order
     from geolid.tasks.build import build_model_from_file
 
     model, args = build_model_from_file(config, model_file, device)
     lang2utt = Path(args.lang2utt)
     files = ModelFiles(Path(config), Path(model_file), Path.cwd(), lang2utt,
-                       read_languages(lang2utt), source=str(model_file))
+                       read_class_order(lang2utt), source=str(model_file))
     return GeoLID(model, files, device=device, dtype=dtype)
 
 
