@@ -41,10 +41,15 @@ def data_dir_embeddings(lid, data_dir, progress: bool = False
     skipped = len(wavs) - len(utts)
     if not utts:
         raise ValueError(f"{data_dir}: no utterance of a language the model knows")
+    from geolid.inference.api import InferenceOptions
+
+    # Every utterance of a recipe set is speech and is scored by stage 6, so no
+    # minimum duration and no speech detector here (as stage 6).
+    options = InferenceOptions(min_duration=0.0, speech_detector="none")
     emb = []
     step = 64
     for s in range(0, len(utts), step):
-        emb.append(lid.embed([wavs[u] for u in utts[s:s + step]]))
+        emb.append(lid.embed([wavs[u] for u in utts[s:s + step]], options=options))
         if progress:
             print(f"  {data_dir.name}: {min(s + step, len(utts))}/{len(utts)}", file=sys.stderr)
     labels = np.array([index[langs[u]] for u in utts])

@@ -46,7 +46,8 @@ def test_config_builds(path, tiny_hf):
     n_lang = model.loss.weight.shape[0] // model.loss.K
     assert n_lang == 16
     geo = conf["model"] == "upstream_condition"
-    assert hasattr(model, "score") == geo
+    assert hasattr(model, "score")  # one scoring path, geo and baseline
+    assert hasattr(model.loss, "predict_lang2vec") == geo
     if geo:
         assert model.frontend.hf.conditioning.layers == conf["model_conf"]["lang2vec_conditioning_layers"]
     assert conf["best_model_criterion"] == [["valid", "accuracy", "max"]]
