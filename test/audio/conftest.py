@@ -1,27 +1,8 @@
-"""Small signal and file helpers for the audio tests (files go under tmp_path)."""
+"""Signal helpers for the audio tests; noise/tone/write are the inference tests' ones."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import soundfile as sf
-
-
-def noise(seconds: float, sr: int = 16000, seed: int = 0, channels: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    shape = (int(seconds * sr),) if channels == 1 else (int(seconds * sr), channels)
-    return (0.1 * rng.standard_normal(shape)).astype("float32")
-
-
-def tone(seconds: float, freq: float, sr: int = 16000) -> np.ndarray:
-    t = np.arange(int(seconds * sr)) / sr
-    return (0.3 * np.sin(2 * np.pi * freq * t)).astype("float32")
-
-
-def write(path: Path, x: np.ndarray, sr: int = 16000, **kw) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), x, sr, **kw)
-    return path
+from inference.conftest import noise, tone, write  # noqa: F401  (one set of helpers)
 
 
 def peak_hz(x: np.ndarray, sr: int) -> float:
