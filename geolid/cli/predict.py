@@ -88,7 +88,8 @@ def add_predict_parser(sub) -> None:
     # --- location prior hook (geolid.inference.prior) ---
     p.add_argument("--near", metavar="LAT,LON[,RADIUS_KM]",
                    help="the audio comes from near here: reweight languages by a location prior "
-                        "(radius default 1000 km; see docs/enroll.md)")
+                        "(radius default 1000 km; write --near=-1.3,36.8 for a negative latitude; "
+                        "see docs/enroll.md)")
     p.add_argument("--near-strength", type=float, default=None, metavar="S",
                    help="prior strength in [0, 1] (default 0.9: odds change at most 10x)")
     # --- end hook ---
