@@ -45,7 +45,7 @@ def test_truncated_checkpoint(capsys, broken):
     pth = exp / "valid.accuracy.best.pth"
     pth.write_bytes(pth.read_bytes()[: pth.stat().st_size // 2])
     msg = _one_line_error(capsys, "predict", wav, "--model", root)
-    assert "valid.accuracy.best.pth" in msg and "cannot load" in msg
+    assert "valid.accuracy.best.pth" in msg and "not a readable PyTorch weights file (truncated" in msg
 
 
 def test_checkpoint_with_wrong_keys(capsys, broken):
