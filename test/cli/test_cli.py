@@ -14,7 +14,7 @@ import geolid.inference.api as api
 from geolid.cli.formats import TSV_COLUMNS
 from geolid.cli.main import main
 
-from .conftest import LANGS, noise, write
+from .conftest import LANGS, noise, write, make_scp
 
 RECORD_KEYS = {"schema_version", "key", "path", "language", "name", "probability", "rejected",
                "top_k", "location", "duration", "num_windows", "segments", "geo_vector", "model",
@@ -101,13 +101,7 @@ def test_predict_tsv_and_jsonl_with_out(capsys, model_root, folder, tmp_path):
 
 
 def _scp(tmp_path, n=5):
-    lines = []
-    for i in range(n):
-        p = write(tmp_path / "wav" / f"u{i}.wav", noise(1.0 + 0.1 * i, seed=i))
-        lines.append(f"utt{i} {p}")
-    scp = tmp_path / "wav.scp"
-    scp.write_text("\n".join(lines) + "\n")
-    return scp
+    return make_scp(tmp_path, n)
 
 
 def test_scp_resume_after_truncated_write(capsys, model_root, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from geolid.cli.main import main
 
-from .conftest import EXP_REL, noise, write
+from .conftest import EXP_REL, noise, write, make_scp
 
 
 @pytest.fixture(autouse=True)
@@ -28,13 +28,7 @@ def _run(capsys, *argv):
 
 
 def _scp(tmp_path, n=4):
-    lines = []
-    for i in range(n):
-        p = write(tmp_path / "wav" / f"u{i}.wav", noise(1.0 + 0.1 * i, seed=i))
-        lines.append(f"utt{i} {p}")
-    scp = tmp_path / "wav.scp"
-    scp.write_text("\n".join(lines) + "\n")
-    return scp
+    return make_scp(tmp_path, n)
 
 
 def _keys(path: Path):
