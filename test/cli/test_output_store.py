@@ -13,7 +13,7 @@ import pytest
 
 from geolid.cli.main import main
 
-from .conftest import EXP_REL, noise, write, make_scp
+from .conftest import EXP_REL, make_scp
 
 
 @pytest.fixture(autouse=True)
