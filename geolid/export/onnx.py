@@ -8,19 +8,30 @@ head. Inputs ``speech`` (B, T) float32 zero-padded to the longest and
 and, for geo models, ``lang2vec`` (B, geo_dim). Batch and time are dynamic.
 
 It is written by ``torch.onnx.export(dynamo=True)`` (``torch.export``
-tracing): the legacy TorchScript exporter freezes Python ints taken from
-tensors into the graph, which fails at run time on other lengths.
+tracing; the legacy TorchScript exporter is deprecated), at opset 20 so that
+GELU is one node. Before tracing, :func:`prepare_for_export` swaps in two
+equivalent computations that run faster in ONNX Runtime (bench/onnx_speed.py):
 
-Int8 (``quantize="int8"``) is ONNX Runtime's dynamic quantisation of the
-wav2vec2 transformer layers' MatMuls only: those hold almost all the compute,
-``quantize_dynamic`` fails on the shared CondProj Gemm, and the small heads
-stay float so the scores keep their scale.
+* attention in transformers' "eager" form. Its "sdpa" form, which torch runs
+  faster, becomes a mask-building ``Where`` and a NaN-guarding ``IsNaN``/``Where``
+  per layer in ONNX; eager adds one float mask, built once.
+* the conv feature encoder as channel-last MatMuls
+  (:mod:`geolid.export.feature_encoder`): no transposes around its LayerNorms,
+  and MatMuls that int8 quantisation can take.
+
+Int8 (``quantize="int8"``) is ONNX Runtime's dynamic quantisation of the MatMuls
+of the wav2vec2 transformer layers and of the feature encoder's layers 2-7:
+those hold almost all the compute. The waveform layer (kernel 10 on raw
+samples, little compute), the positional convolution, the shared CondProj Gemm
+(on which ``quantize_dynamic`` fails) and the small heads stay float, so the
+scores keep their scale.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,12 +41,16 @@ import torch
 import yaml
 
 from geolid.export import FORMAT_VERSION, MANIFEST_FILE, ONNX_FILE
+from geolid.export.feature_encoder import SCOPE as FEATURE_SCOPE
+from geolid.export.feature_encoder import ChannelLastFeatureEncoder
 
 logger = logging.getLogger(__name__)
 
-OPSET = 18
+OPSET = 20  # the first with a GELU operator
 TWO_GB = 2 * 1024 ** 3
 ENCODER_LAYERS_SCOPE = "upstream.upstream.model.encoder.layers."  # wav2vec2 transformer layers
+# feature-encoder layers after the first (which sees the raw waveform)
+FEATURE_LAYERS_SCOPE = re.compile(re.escape(FEATURE_SCOPE) + r"\.([1-9]\d*):")
 QUANTIZE_CHOICES = ("int8",)
 
 
@@ -76,7 +91,7 @@ def export_model(model_name_or_path: str, out_dir, quantize: Optional[str] = Non
 
     conf = files.resolved_config()
     model, _ = build_model_from_args(argparse.Namespace(**conf), files.model, "cpu")
-    graph = ScoringGraph(model.eval()).eval()
+    graph = ScoringGraph(prepare_for_export(model.eval())).eval()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # Written in a scratch folder beside the target, then moved: an interrupted
@@ -106,6 +121,27 @@ def export_model(model_name_or_path: str, out_dir, quantize: Optional[str] = Non
     return out_dir
 
 
+def prepare_for_export(model: torch.nn.Module) -> torch.nn.Module:
+    """Swap in the ONNX-friendly equivalents (module docstring) in place; returns ``model``.
+
+    Only for a model built to be exported: it changes how torch runs it too
+    (eager attention is slower in torch).
+    """
+    from transformers import Wav2Vec2Model
+
+    encoders = [m for m in model.modules() if isinstance(m, Wav2Vec2Model)]
+    if not encoders:
+        raise ExportError("the model holds no transformers Wav2Vec2Model to export")
+    for encoder in encoders:
+        if hasattr(encoder, "set_attn_implementation"):
+            encoder.set_attn_implementation("eager")
+        else:  # transformers before the setter
+            encoder.config._attn_implementation = "eager"
+        if not isinstance(encoder.feature_extractor, ChannelLastFeatureEncoder):
+            encoder.feature_extractor = ChannelLastFeatureEncoder(encoder.feature_extractor)
+    return model
+
+
 def trace_onnx(graph: ScoringGraph, path: Path, opset: int = OPSET, external_data: bool = False) -> None:
     """``torch.onnx.export`` with dynamic batch and time axes."""
     batch = torch.export.Dim("batch", min=1, max=4096)
@@ -122,7 +158,7 @@ def trace_onnx(graph: ScoringGraph, path: Path, opset: int = OPSET, external_dat
 
 
 def quantize_encoder_matmuls(src: Path, dst: Path) -> List[str]:
-    """Dynamic int8 of the MatMuls inside the wav2vec2 transformer layers; their names."""
+    """Dynamic int8 of the encoder's MatMuls (module docstring); the quantised node names."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -131,7 +167,7 @@ def quantize_encoder_matmuls(src: Path, dst: Path) -> List[str]:
     weights = {init.name for init in model.graph.initializer}
     nodes = [n.name for n in model.graph.node
              if n.op_type == "MatMul" and len(n.input) == 2 and n.input[1] in weights
-             and ENCODER_LAYERS_SCOPE in _scope(n)]
+             and _quantised_scope(_scope(n))]
     if not nodes:
         raise ExportError(f"{src}: found no wav2vec2 encoder-layer MatMul to quantise")
     external = src.with_name(src.name + ".data").exists()
@@ -139,6 +175,10 @@ def quantize_encoder_matmuls(src: Path, dst: Path) -> List[str]:
                      weight_type=QuantType.QInt8, per_channel=False,
                      use_external_data_format=external)
     return nodes
+
+
+def _quantised_scope(scope: str) -> bool:
+    return ENCODER_LAYERS_SCOPE in scope or FEATURE_LAYERS_SCOPE.search(scope) is not None
 
 
 def _scope(node) -> str:
