@@ -20,8 +20,12 @@ from geolid.utils.fileio import atomic_write
 
 
 def make_tiny_wav2vec2(out_dir, hidden_size: int = 32, num_layers: int = 4, num_heads: int = 2,
-                       intermediate_size: int = 64, conv_dim: int = 32, seed: int = 0) -> Path:
-    """Write a random MMS-layout wav2vec2 (stable layer norm, 320x conv stack)."""
+                       intermediate_size: int = 64, conv_dim: int = 32, seed: int = 0,
+                       pos_conv_kernel: int = 16, pos_conv_groups: int = 4) -> Path:
+    """Write a random MMS-layout wav2vec2 (stable layer norm, 320x conv stack).
+
+    MMS-1B itself has ``pos_conv_kernel=128, pos_conv_groups=16``.
+    """
     import torch
     from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
 
@@ -30,8 +34,8 @@ def make_tiny_wav2vec2(out_dir, hidden_size: int = 32, num_layers: int = 4, num_
         hidden_size=hidden_size, num_hidden_layers=num_layers, num_attention_heads=num_heads,
         intermediate_size=intermediate_size, conv_dim=[conv_dim] * 7,
         conv_kernel=[10, 3, 3, 3, 3, 2, 2], conv_stride=[5, 2, 2, 2, 2, 2, 2], conv_bias=True,
-        feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=4, hidden_dropout=0.0, attention_dropout=0.0,
+        feat_extract_norm="layer", do_stable_layer_norm=True, num_conv_pos_embeddings=pos_conv_kernel,
+        num_conv_pos_embedding_groups=pos_conv_groups, hidden_dropout=0.0, attention_dropout=0.0,
         activation_dropout=0.0, feat_proj_dropout=0.0, layerdrop=0.0, mask_time_prob=0.0,
     )
     torch.manual_seed(seed)

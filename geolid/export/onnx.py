@@ -19,12 +19,17 @@ equivalent computations that run faster in ONNX Runtime (bench/onnx_speed.py):
   (:mod:`geolid.export.feature_encoder`): no transposes around its LayerNorms,
   and MatMuls that int8 quantisation can take.
 
-Int8 (``quantize="int8"``) is ONNX Runtime's dynamic quantisation of the MatMuls
-of the wav2vec2 transformer layers and of the feature encoder's layers 2-7:
-those hold almost all the compute. The waveform layer (kernel 10 on raw
-samples, little compute), the positional convolution, the shared CondProj Gemm
-(on which ``quantize_dynamic`` fails) and the small heads stay float, so the
-scores keep their scale.
+Int8 is ONNX Runtime's dynamic quantisation (int8 weights, per-utterance uint8
+activations) of the MatMuls that hold almost all the compute:
+
+* ``quantize="int8"``: the wav2vec2 transformer layers and the feature
+  encoder's layers 2-7 (the fastest);
+* ``quantize="int8-transformer"``: the transformer layers only, a little slower
+  and a little closer to float (docs/export.md has both, measured).
+
+The waveform layer (kernel 10 on raw samples, little compute), the positional
+convolution, the shared CondProj Gemm (on which ``quantize_dynamic`` fails) and
+the small heads stay float, so the scores keep their scale.
 """
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ TWO_GB = 2 * 1024 ** 3
 ENCODER_LAYERS_SCOPE = "upstream.upstream.model.encoder.layers."  # wav2vec2 transformer layers
 # feature-encoder layers after the first (which sees the raw waveform)
 FEATURE_LAYERS_SCOPE = re.compile(re.escape(FEATURE_SCOPE) + r"\.([1-9]\d*):")
-QUANTIZE_CHOICES = ("int8",)
+QUANTIZE_CHOICES = ("int8", "int8-transformer")
 
 
 class ExportError(RuntimeError):
@@ -101,10 +106,10 @@ def export_model(model_name_or_path: str, out_dir, quantize: Optional[str] = Non
         fp32 = work / ONNX_FILE
         external = _param_bytes(model) > TWO_GB
         trace_onnx(graph, fp32, opset, external)
-        if quantize == "int8":
+        if quantize:
             int8 = work / "int8" / ONNX_FILE
             int8.parent.mkdir()
-            quantize_encoder_matmuls(fp32, int8)
+            quantize_encoder_matmuls(fp32, int8, feature_encoder=quantize == "int8")
             for p in work.glob(ONNX_FILE + "*"):
                 p.unlink()
             for p in int8.parent.iterdir():
@@ -157,8 +162,11 @@ def trace_onnx(graph: ScoringGraph, path: Path, opset: int = OPSET, external_dat
     program.save(str(path), external_data=external_data)
 
 
-def quantize_encoder_matmuls(src: Path, dst: Path) -> List[str]:
-    """Dynamic int8 of the encoder's MatMuls (module docstring); the quantised node names."""
+def quantize_encoder_matmuls(src: Path, dst: Path, feature_encoder: bool = True) -> List[str]:
+    """Dynamic int8 of the encoder's MatMuls (module docstring); the quantised node names.
+
+    ``feature_encoder=False`` leaves the conv feature encoder in float.
+    """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -167,7 +175,7 @@ def quantize_encoder_matmuls(src: Path, dst: Path) -> List[str]:
     weights = {init.name for init in model.graph.initializer}
     nodes = [n.name for n in model.graph.node
              if n.op_type == "MatMul" and len(n.input) == 2 and n.input[1] in weights
-             and _quantised_scope(_scope(n))]
+             and _quantised_scope(_scope(n), feature_encoder)]
     if not nodes:
         raise ExportError(f"{src}: found no wav2vec2 encoder-layer MatMul to quantise")
     external = src.with_name(src.name + ".data").exists()
@@ -177,8 +185,10 @@ def quantize_encoder_matmuls(src: Path, dst: Path) -> List[str]:
     return nodes
 
 
-def _quantised_scope(scope: str) -> bool:
-    return ENCODER_LAYERS_SCOPE in scope or FEATURE_LAYERS_SCOPE.search(scope) is not None
+def _quantised_scope(scope: str, feature_encoder: bool) -> bool:
+    if ENCODER_LAYERS_SCOPE in scope:
+        return True
+    return feature_encoder and FEATURE_LAYERS_SCOPE.search(scope) is not None
 
 
 def _scope(node) -> str:

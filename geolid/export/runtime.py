@@ -16,14 +16,23 @@ from geolid.export import MANIFEST_FILE
 
 
 class OnnxScorer:
-    """An ONNX Runtime session with the torch model's ``score`` contract."""
+    """An ONNX Runtime session with the torch model's ``score`` contract.
 
-    def __init__(self, onnx_path, threads: Optional[int] = None):
+    ``spin=False`` (the default) lets ONNX Runtime's worker threads sleep when
+    idle instead of spinning. On small or shared machines spinning threads
+    take the cores from the next run (and from torch's own threads, which the
+    pipeline runs between utterances for audio and VAD): bench/gemm_ceiling.py
+    measured int8 GEMMs 1.8x faster with it off on a 2-core VM.
+    """
+
+    def __init__(self, onnx_path, threads: Optional[int] = None, spin: bool = False):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(onnx_path)
         self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         self.output_names = [o.name for o in self.session.get_outputs()]
@@ -64,7 +73,8 @@ def load_onnx(cls, files, device: Optional[str], dtype: str, quantize: Optional[
     if dtype not in ("auto", "float32"):
         raise ValueError(f"{files.model}: an ONNX export runs in float32 (asked for {dtype})")
     scorer = OnnxScorer(files.model, threads)
-    if quantize not in (None, "none") and scorer.manifest.get("quantize") != quantize:
+    exported_as = scorer.manifest.get("quantize") or ""
+    if quantize not in (None, "none") and not exported_as.startswith(quantize):  # int8-* is int8
         raise ValueError(f"{files.model} is a {scorer.manifest.get('quantize') or 'float32'} export; "
                          f"for {quantize}, export with `geolid export --quantize {quantize}`")
     n_out = scorer.session.get_outputs()[0].shape[-1]

@@ -111,7 +111,11 @@ def test_cli_predicts_with_the_export(exported, source, tmp_path):
     assert abs(record["probability"] - want.probability) <= 1e-3
 
 
-def test_int8_quantises_only_the_encoder_layers(exported, torch_model, tmp_path):
+@pytest.mark.parametrize("feature_encoder,expected", [
+    (True, 4 * 6 + 6),  # q, k, v, out, two feed-forward per layer (4 layers); conv layers 2-7
+    (False, 4 * 6),     # int8-transformer: the transformer layers only
+])
+def test_int8_quantises_only_the_encoder(exported, torch_model, tmp_path, feature_encoder, expected):
     import onnx
 
     from geolid.export.onnx import quantize_encoder_matmuls
@@ -120,12 +124,15 @@ def test_int8_quantises_only_the_encoder_layers(exported, torch_model, tmp_path)
     int8.mkdir()
     for name in ("config.yaml", "lang2utt", MANIFEST_FILE):
         shutil.copy(exported / name, int8 / name)
-    nodes = quantize_encoder_matmuls(exported / ONNX_FILE, int8 / ONNX_FILE)
-    # q, k, v, out, two feed-forward per layer (4 layers); feature-encoder layers 2-7
-    assert len(nodes) == 4 * 6 + 6
+    nodes = quantize_encoder_matmuls(exported / ONNX_FILE, int8 / ONNX_FILE,
+                                     feature_encoder=feature_encoder)
+    assert len(nodes) == expected
     graph = onnx.load(str(int8 / ONNX_FILE)).graph
     ops = [n.op_type for n in graph.node]
-    assert ops.count("MatMulInteger") == 30 and "MatMul" in ops  # heads stay float
+    assert ops.count("MatMulInteger") == expected and "MatMul" in ops  # heads stay float
+    # the waveform layer (channel_last_layers.0) is never quantised
+    first = [n for n in graph.node if "channel_last_layers.0:" in _scope(n) and "MatMul" in n.op_type]
+    assert [n.op_type for n in first] == ["MatMul"]
     condproj = [i for i in graph.initializer if "lang2vec_conditioning_projs" in i.name]
     assert condproj and all(i.data_type == onnx.TensorProto.FLOAT for i in condproj)
     speech, lens = batch([24000, 16000], seed=5)
@@ -134,3 +141,23 @@ def test_int8_quantises_only_the_encoder_layers(exported, torch_model, tmp_path)
     got = OnnxScorer(int8 / ONNX_FILE).score(speech, lens)
     cos = torch.nn.functional.cosine_similarity(got["embedding"], want["embedding"])
     assert cos.min().item() > 0.99
+
+
+def _scope(node):
+    from geolid.export.onnx import _scope as scope
+
+    return scope(node)
+
+
+def test_int8_transformer_export_loads_as_int8(source, tmp_path):
+    from geolid.cli.main import main
+    from geolid.inference.api import GeoLID
+
+    out = tmp_path / "int8_transformer"
+    assert main(["export", str(source), "--out", str(out), "--quantize", "int8-transformer"]) == 0
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    assert manifest["quantize"] == "int8-transformer" and manifest["opset"] == 20
+    lid = GeoLID.from_pretrained(str(out), quantize="int8")  # asking for int8 accepts either scope
+    assert lid.model.manifest["quantize"] == "int8-transformer"
+    scores = lid.model.score(*batch([16000, 9000], seed=3))["scores"]
+    assert scores.shape == (2, len(LANGS)) and torch.isfinite(scores).all()
