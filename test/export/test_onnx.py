@@ -161,3 +161,17 @@ def test_int8_transformer_export_loads_as_int8(source, tmp_path):
     assert lid.model.manifest["quantize"] == "int8-transformer"
     scores = lid.model.score(*batch([16000, 9000], seed=3))["scores"]
     assert scores.shape == (2, len(LANGS)) and torch.isfinite(scores).all()
+
+
+def test_onnx_threads_do_not_spin_unless_asked(exported):
+    from geolid.export.runtime import OnnxScorer
+
+    def spinning(scorer) -> bool:  # ONNX Runtime spins unless the entry says "0"
+        options = scorer.session.get_session_options()
+        try:
+            return options.get_session_config_entry("session.intra_op.allow_spinning") != "0"
+        except RuntimeError:  # no entry: ONNX Runtime's default
+            return True
+
+    assert not spinning(OnnxScorer(exported / ONNX_FILE, threads=1))
+    assert spinning(OnnxScorer(exported / ONNX_FILE, threads=1, spin=True))
