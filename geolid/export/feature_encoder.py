@@ -4,26 +4,25 @@ transformers' ``Wav2Vec2FeatureEncoder`` runs seven ``Conv1d`` layers on
 (batch, channels, time) and, in the layer-norm variant MMS uses, transposes to
 (batch, time, channels) and back around every LayerNorm. In ONNX Runtime on CPU
 that front end is a quarter of a base-size model's time: the convolutions
-cannot be dynamically quantised quickly (``ConvInteger`` ran slower than float
-Conv in bench/onnx_speed.py) and the fourteen transposes copy the largest
-tensors of the graph.
+cannot be dynamically quantised quickly (``ConvInteger``, tried on the large
+model, ran slower than float Conv) and the fourteen transposes copy the
+largest tensors of the graph.
 
 This module computes the same function channel-last: each convolution is an
-im2col (``kernel`` strided slices concatenated on the channel axis) followed
-by one MatMul with the reshaped kernel held as a parameter, so the LayerNorms
-need no transposes and ``quantize_dynamic`` sees ordinary MatMuls with weight
+im2col (``unfold``; for the waveform an identity convolution, because
+torch.export cannot prove the shape guards of ``unfold`` there) followed by
+one MatMul with the reshaped kernel held as a parameter, so the LayerNorms need
+no transposes and ``quantize_dynamic`` sees ordinary MatMuls with weight
 initialisers. Only the export uses it (torch keeps transformers' module); the
 weights are copied from the stock module at export time, so checkpoints are
 untouched.
 """
 from __future__ import annotations
 
-from typing import List
-
 import torch
 from torch import nn
 
-# Where the export's MatMuls sit: quantisation picks encoder-frontend layers by this scope.
+# The attribute holding the layers: quantisation finds their MatMuls by this module path.
 SCOPE = "channel_last_layers"
 
 
@@ -68,12 +67,12 @@ class ChannelLastFeatureEncoder(nn.Module):
 
     def __init__(self, feature_encoder: nn.Module):
         super().__init__()
-        layers: List[nn.Module] = [_ConvAsMatMul(layer) for layer in feature_encoder.conv_layers]
-        setattr(self, SCOPE, nn.ModuleList(layers))
+        self.channel_last_layers = nn.ModuleList(
+            [_ConvAsMatMul(layer) for layer in feature_encoder.conv_layers])  # named SCOPE
 
     def forward(self, input_values: torch.Tensor) -> torch.Tensor:
         x = input_values
-        for layer in getattr(self, SCOPE):
+        for layer in self.channel_last_layers:
             x = layer(x)
         # transformers transposes back to (B, frames, C) at once; the pair cancels in ORT
         return x.transpose(1, 2)

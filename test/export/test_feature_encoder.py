@@ -66,3 +66,9 @@ def test_prepare_for_export_needs_a_wav2vec2():
 
     with pytest.raises(ExportError, match="Wav2Vec2Model"):
         prepare_for_export(torch.nn.Linear(2, 2))
+
+
+def test_scope_names_the_layers_attribute():
+    # quantisation matches node scopes on SCOPE, so it must be the attribute's name
+    fe = ChannelLastFeatureEncoder(encoder("layer", True).feature_extractor)
+    assert dict(fe.named_children()).keys() == {SCOPE}
