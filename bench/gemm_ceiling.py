@@ -56,16 +56,17 @@ def bench_shape(size: str, args) -> dict:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     hidden, ffn = SHAPES[size]
-    tmp = Path(tempfile.mkdtemp(prefix="geolid_gemm_", dir="/tmp"))
-    fp32, int8 = tmp / "fp32.onnx", tmp / "int8.onnx"
-    layer_graph(hidden, ffn, fp32)
-    quantize_dynamic(str(fp32), str(int8), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
     options = ort.SessionOptions()
     options.intra_op_num_threads = args.threads
     if not args.spin:  # as geolid's OnnxScorer does by default
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sessions = {p: ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in (fp32, int8)}
-    arrays = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(str(fp32)).graph.initializer}
+    with tempfile.TemporaryDirectory(prefix="geolid_gemm_") as tmp:  # sessions hold the weights
+        fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        layer_graph(hidden, ffn, fp32)
+        quantize_dynamic(str(fp32), str(int8), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+        sessions = {p: ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"])
+                    for p in (fp32, int8)}
+        arrays = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(str(fp32)).graph.initializer}
     weights = [(torch.from_numpy(arrays[f"w{i}"].T.copy()), torch.from_numpy(arrays[f"b{i}"].copy()))
                for i in range(6)]
     x = np.random.default_rng(1).standard_normal((args.frames, hidden)).astype(np.float32)
