@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 import yaml
+from espnet2.utils.types import str2bool
 
 
 class RecipeError(RuntimeError):
@@ -68,12 +69,6 @@ def subset_per_lang(data_dir: Path, n: int, out_dir: Path) -> Path:
     return out
 
 
-def _bool(text: str) -> bool:
-    if text not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return text == "true"
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     from geolid.data import prepare
 
@@ -83,7 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("check-labels"); p.add_argument("--config", type=Path, required=True)
     p.add_argument("dirs", type=Path, nargs="+")
     p = sub.add_parser("eval-set"); p.add_argument("test"); p.add_argument("train")
-    p.add_argument("--cross", type=_bool, default=True)
+    p.add_argument("--cross", type=str2bool, default=True)
     p = sub.add_parser("format-source"); p.add_argument("set")
     p = sub.add_parser("min-samples-set"); p.add_argument("data_feats"); p.add_argument("set")
     p = sub.add_parser("combine"); p.add_argument("out"); p.add_argument("data_dir")

@@ -32,18 +32,11 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+from espnet2.utils.types import str2bool
 
 logger = logging.getLogger("geolid.lid_inference")
 
 DTYPES = ("float32", "bfloat16", "float16")
-
-
-def str2bool(value: str) -> bool:
-    if value.lower() in ("true", "1", "yes"):
-        return True
-    if value.lower() in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
 def data_triple(value: str) -> Tuple[str, str, str]:

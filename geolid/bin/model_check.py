@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence
 
 import yaml
+from espnet2.utils.types import str2bool
 
 from geolid.published import ClassOrderUnknown, class_order, download_command, published_model
 
@@ -103,12 +104,6 @@ def inference_complete(out_dir: Path, set_name: str, n_utts: int, embd: bool) ->
     return n == n_utts and (not embd or (out_dir / f"{set_name}_lang_to_embds.npz").is_file())
 
 
-def _bool(text: str) -> bool:
-    if text not in ("true", "false"):
-        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-    return text == "true"
-
-
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geolid.bin.model_check", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,7 +111,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("lang2utt"); p.add_argument("config", type=Path)
     p = sub.add_parser("check-model"); p.add_argument("exp", type=Path); p.add_argument("model")
     p = sub.add_parser("inference-complete"); p.add_argument("out_dir", type=Path)
-    p.add_argument("set"); p.add_argument("n_utts", type=int); p.add_argument("embd", type=_bool)
+    p.add_argument("set"); p.add_argument("n_utts", type=int); p.add_argument("embd", type=str2bool)
     args = ap.parse_args(argv)
     try:
         if args.cmd == "lang2utt":
