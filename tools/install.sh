@@ -14,7 +14,7 @@ if [ -z "$PYTHON" ]; then
         if command -v "$cand" >/dev/null 2>&1; then PYTHON=$cand; break; fi
     done
 fi
-stamp="$VENV/.stamp-$(cat requirements.txt pyproject.toml | sha1sum | cut -c1-12)"
+stamp="$VENV/.stamp-$(cat requirements.txt pyproject.toml demo/pyproject.toml | sha1sum | cut -c1-12)"
 if [ -f "$stamp" ]; then
     exit 0
 fi
@@ -28,6 +28,9 @@ echo "[install] creating $VENV with $($PYTHON --version)"
 # editable install from existing venvs so that only one provides the package.
 "$VENV/bin/python" -m pip uninstall -q -y geolid >/dev/null 2>&1 || true
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
+# The demo and test support (espeak-ng speech, the demo corpus, tiny models) is its own
+# distribution, geolid-demo, kept out of the runtime one (its dependencies are listed above).
+"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e demo
 rm -f "$VENV"/.stamp-*
 touch "$stamp"
 echo "[install] done: $("$VENV/bin/python" -c 'import torch, transformers, espnet; print("torch", torch.__version__, "transformers", transformers.__version__, "espnet", espnet.__version__)')"

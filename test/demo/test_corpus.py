@@ -5,8 +5,8 @@ import os
 import pytest
 import soundfile as sf
 
-from geolid.bin.make_demo_corpus import main
-from geolid.demo.corpus import SMALL_LANGUAGES, SMALL_SIZES, VOICE_PLANS, make_demo_corpus
+from geolid_demo.make_corpus import main
+from geolid_demo.corpus import SMALL_LANGUAGES, SMALL_SIZES, VOICE_PLANS, make_demo_corpus
 from geolid.utils.fileio import read_kaldi_lines, read_kaldi_map
 
 FILES = ("wav.scp", "utt2lang", "lang2utt", "category2utt", "utt2voice", "text", "utt2spk")
@@ -23,8 +23,10 @@ def test_summary_counts_and_speed(corpus):
     out, summary = corpus
     n = len(SMALL_LANGUAGES)
     accent_langs = [l for l in SMALL_LANGUAGES if VOICE_PLANS[l].accent_voices]
-    assert summary["num_utts"] == {"train": 4 * n, "dev": 2 * n, "test": 3 * n,
-                                   "test_accent": 3 * len(accent_langs)}
+    sizes = SMALL_SIZES
+    assert summary["num_utts"] == {"train": sizes["n_train_per_lang"] * n, "dev": sizes["n_dev_per_lang"] * n,
+                                   "test": sizes["n_test_per_lang"] * n,
+                                   "test_accent": sizes["n_test_per_lang"] * len(accent_langs)}
     assert summary["synthesized"] == sum(summary["num_utts"].values())
     assert summary["skipped"] == 0
     assert summary["seconds_per_clip"] < 0.2  # measured ~6 ms; generous for slow CI

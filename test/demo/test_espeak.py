@@ -4,7 +4,7 @@ import threading
 import numpy as np
 import pytest
 
-from geolid.demo.espeak import NATIVE_SAMPLE_RATE, list_variants, list_voices, synthesize
+from geolid_demo.espeak import NATIVE_SAMPLE_RATE, list_variants, list_voices, synthesize
 
 TEXT = "The farmer carried water up the hill after lunch."
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from geolid.demo.mix import concat_languages
+from geolid_demo.mix import concat_languages
 
 
 def test_boundaries_and_gap():

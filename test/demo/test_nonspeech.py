@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from geolid.demo.nonspeech import NON_SPEECH, pink_noise, white_noise
+from geolid_demo.nonspeech import NON_SPEECH, pink_noise, white_noise
 
 
 @pytest.mark.parametrize("kind", sorted(NON_SPEECH))

@@ -1,8 +1,8 @@
 """Sentence lists: coverage, lang2vec labels, disjoint deterministic splits."""
 import pytest
 
-from geolid.demo.corpus import VOICE_PLANS
-from geolid.demo.texts import get_text, split_sentences, text_languages
+from geolid_demo.corpus import VOICE_PLANS
+from geolid_demo.texts import get_text, split_sentences, text_languages
 
 
 def test_every_planned_language_has_many_distinct_sentences():
@@ -18,7 +18,7 @@ def test_every_planned_language_has_many_distinct_sentences():
 def test_all_inhabited_continents_covered():
     continents = {get_text(i).continent for i in text_languages()}
     assert {"Europe", "Asia", "Africa", "North America", "South America", "Oceania"} <= continents
-    from geolid.demo.corpus import DEMO_LANGUAGES
+    from geolid_demo.corpus import DEMO_LANGUAGES
     assert {get_text(i).continent for i in DEMO_LANGUAGES} == continents
 
 

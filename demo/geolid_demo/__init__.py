@@ -4,6 +4,6 @@
 multi-GB downloads), ``espeak`` (ctypes binding to espeak-ng from the
 espeakng-loader wheel: synthesize, list_voices), ``texts`` (per-language
 sentences), ``corpus`` (the synthetic demo corpus as Kaldi data dirs; run it with
-``python -m geolid.bin.make_demo_corpus``) and ``mix`` (join clips of different
+``python -m geolid_demo.make_corpus``) and ``mix`` (join clips of different
 languages for long-audio tests).
 """

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Synthesise the espeak-ng multilingual demo corpus (see :mod:`geolid.demo.corpus`).
+"""Synthesise the espeak-ng multilingual demo corpus (see :mod:`geolid_demo.corpus`).
 
-    python -m geolid.bin.make_demo_corpus OUT [--n-train N] [--n-dev N] [--n-test N]
+    python -m geolid_demo.make_corpus OUT [--n-train N] [--n-dev N] [--n-test N]
                                          [--languages eng,fra,...] [--small] [--quiet]
 """
 from __future__ import annotations
@@ -11,14 +11,14 @@ import json
 import sys
 from typing import Optional, Sequence
 
-from geolid.demo.corpus import (DEMO_LANGUAGES, SMALL_LANGUAGES, SMALL_SIZES, VOICE_PLANS,
+from geolid_demo.corpus import (DEMO_LANGUAGES, SMALL_LANGUAGES, SMALL_SIZES, VOICE_PLANS,
                                 make_demo_corpus)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m geolid.bin.make_demo_corpus OUT [--n-train N] [--n-dev N] [--n-test N] ...``"""
+    """``python -m geolid_demo.make_corpus OUT [--n-train N] [--n-dev N] [--n-test N] ...``"""
     parser = argparse.ArgumentParser(
-        prog="python -m geolid.bin.make_demo_corpus",
+        prog="python -m geolid_demo.make_corpus",
         description="Synthesise the espeak-ng multilingual demo corpus (Kaldi data dirs).")
     parser.add_argument("out", help="output folder (wav/ and data/ are created inside)")
     parser.add_argument("--n-train", type=int, default=None, help="train clips per language (60)")

@@ -80,7 +80,7 @@ DEMO_LANGUAGES = ("eng", "fra", "spa", "por", "rus", "cmn", "hin", "vie", "swa",
 
 # CI / test sized corpus: five languages on four continents, three with accents.
 SMALL_LANGUAGES = ("eng", "spa", "por", "cmn", "swa")
-SMALL_SIZES = {"n_train_per_lang": 4, "n_dev_per_lang": 2, "n_test_per_lang": 3}
+SMALL_SIZES = {"n_train_per_lang": 8, "n_dev_per_lang": 2, "n_test_per_lang": 12}
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def _utt_params(seed: int, utt: str) -> Tuple[str, int, int, int]:
 def plan_corpus(languages: Sequence[str], n_train: int, n_dev: int, n_test: int,
                 seed: int = 0) -> List[UttPlan]:
     """All utterances of the corpus, in (split, utt) order."""
-    from geolid.demo.texts import split_sentences
+    from geolid_demo.texts import split_sentences
 
     plans: List[UttPlan] = []
     for iso3 in languages:
@@ -176,7 +176,7 @@ def make_demo_corpus(out_dir, n_train_per_lang: int = 60, n_dev_per_lang: int = 
     """
     from tqdm import tqdm
 
-    from geolid.demo.espeak import list_voices, synthesize
+    from geolid_demo.espeak import list_voices, synthesize
 
     langs = _check_languages(languages)
     for name, n in (("n_train_per_lang", n_train_per_lang), ("n_dev_per_lang", n_dev_per_lang),

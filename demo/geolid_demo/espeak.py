@@ -144,7 +144,7 @@ class _Engine:
             close = difflib.get_close_matches(base, self.voices, n=5, cutoff=0.5)
             hint = f"; close matches: {', '.join(close)}" if close else ""
             raise ValueError(f"unknown espeak-ng voice '{voice}'{hint}. "
-                             f"See geolid.demo.espeak.list_voices() for all {len(self.voices)}.")
+                             f"See geolid_demo.espeak.list_voices() for all {len(self.voices)}.")
         if plus and variant not in self.variants:
             close = difflib.get_close_matches(variant, self.variants, n=5, cutoff=0.5)
             hint = f"; close matches: {', '.join(close)}" if close else ""
