@@ -1,11 +1,7 @@
 """Exported models: an ONNX graph of the whole model, run with ONNX Runtime on CPU.
 
-An exported folder holds ``model.onnx`` (+ ``model.onnx.data`` above 2 GB), the
-``config.yaml`` and ``lang2utt`` (class order) of the source model, and
-``geolid_onnx.json``, which marks the folder as an export. The names live here
-so that :mod:`geolid.inference.hub` can recognise a folder without importing
-onnx or torch.
+:mod:`geolid.export.onnx` writes an export folder (a model folder whose weights are
+``model.onnx``: :mod:`geolid.model.folder`); :mod:`geolid.inference.onnx_scorer`
+runs it. This package writes only; it imports nothing of ``geolid.inference``.
 """
-ONNX_FILE = "model.onnx"
-MANIFEST_FILE = "geolid_onnx.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2   # 2: the scoring head (temperature, enrolled centres) is in the graph

@@ -2,10 +2,17 @@
 
 The graph is the whole scoring path of :meth:`model.score` (geolid.lid.espnet_model):
 waveform normalisation, wav2vec2 with the geo-conditioning hooks, the weighted
-layer sum, ECAPA-TDNN, pooling, projector, the AAM-softmax scores and the geo
-head. Inputs ``speech`` (B, T) float32 zero-padded to the longest and
-``lengths`` (B,) int64; outputs ``scores`` (B, n_lang), ``embedding`` (B, D)
-and, for geo models, ``lang2vec`` (B, geo_dim). Batch and time are dynamic.
+layer sum, ECAPA-TDNN, pooling, projector, the scoring head (sub-centre cosines,
+enrolled extra centres and offsets, the calibration temperature: constants of the
+graph) and the geo head. Inputs ``speech`` (B, T) float32 zero-padded to the
+longest and ``lengths`` (B,) int64; outputs ``scores`` (B, n_lang), ``embedding``
+(B, D) and, for geo models, ``lang2vec`` (B, geo_dim). Batch and time are dynamic.
+
+The export folder is a model folder (:mod:`geolid.model.folder`): ``model.onnx``,
+``geolid_onnx.json``, the source's ``config.yaml``, its class order as ``lang2utt``
+and the head's side files (which describe what the graph holds, and make the
+export's identity). ``--out`` must be a new or empty folder (``--overwrite`` to
+replace an export), never the source model's.
 
 It is written by ``torch.onnx.export(dynamo=True)`` (``torch.export``
 tracing; the legacy TorchScript exporter is deprecated), at opset 20 so that
@@ -35,19 +42,18 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 import torch
 import yaml
 
-from geolid.export import FORMAT_VERSION, MANIFEST_FILE, ONNX_FILE
+from geolid.export import FORMAT_VERSION
 from geolid.export.feature_encoder import SCOPE as FEATURE_SCOPE
 from geolid.export.feature_encoder import ChannelLastFeatureEncoder
+from geolid.model.errors import ModelError
+from geolid.model.folder import MANIFEST_FILE, ONNX_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ FEATURE_LAYERS_SCOPE = re.compile(re.escape(FEATURE_SCOPE) + r"\.([1-9]\d*):")
 QUANTIZE_CHOICES = ("int8", "int8-transformer")
 
 
-class ExportError(RuntimeError):
+class ExportError(ModelError):
     """The model cannot be exported as asked; the message says why."""
 
 
@@ -80,32 +86,25 @@ class ScoringGraph(torch.nn.Module):
 
 
 def export_model(model_name_or_path: str, out_dir, quantize: Optional[str] = None,
-                 opset: int = OPSET) -> Path:
+                 opset: int = OPSET, overwrite: bool = False) -> Path:
     """Export a model (anything ``GeoLID.from_pretrained`` accepts) to ``out_dir``."""
-    from geolid.inference.hub import locate_model
-    from geolid.tasks.build import build_model_from_args
+    from geolid.model.folder import ModelFolder, check_output_folder, write_folder
+    from geolid.model.loading import load_torch_model
 
     if quantize not in (None, "none") + QUANTIZE_CHOICES:
         raise ExportError(f"quantize must be one of {QUANTIZE_CHOICES} or None, got '{quantize}'")
     quantize = None if quantize == "none" else quantize
-    files = locate_model(str(model_name_or_path))
-    if files.model.suffix == ".onnx":
+    folder = ModelFolder.open(str(model_name_or_path))
+    if folder.is_export:
         raise ExportError(f"{model_name_or_path} is already an ONNX export; export the source "
                           "model again (with --quantize int8 for int8)")
-    import argparse
+    check_output_folder(out_dir, [folder.exp], overwrite)   # before minutes of tracing
+    model = load_torch_model(folder)
+    graph = ScoringGraph(prepare_for_export(model)).eval()
 
-    conf = files.resolved_config()
-    model, _ = build_model_from_args(argparse.Namespace(**conf), files.model, "cpu")
-    graph = ScoringGraph(prepare_for_export(model.eval())).eval()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Written in a scratch folder beside the target, then moved: an interrupted
-    # export never leaves a folder that looks complete.
-    work = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
-    try:
+    def fill(work: Path) -> None:
         fp32 = work / ONNX_FILE
-        external = _param_bytes(model) > TWO_GB
-        trace_onnx(graph, fp32, opset, external)
+        trace_onnx(graph, fp32, opset, _param_bytes(model) > TWO_GB)
         if quantize:
             int8 = work / "int8" / ONNX_FILE
             int8.parent.mkdir()
@@ -115,15 +114,9 @@ def export_model(model_name_or_path: str, out_dir, quantize: Optional[str] = Non
             for p in int8.parent.iterdir():
                 p.rename(work / p.name)
             int8.parent.rmdir()
-        _write_side_files(work, files, conf, graph, quantize, opset)
-        for p in out_dir.iterdir():  # a previous export of ours is replaced whole
-            if p.name in (ONNX_FILE, ONNX_FILE + ".data", MANIFEST_FILE, "config.yaml", "lang2utt"):
-                p.unlink()
-        for p in work.iterdir():
-            os.replace(p, out_dir / p.name)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return out_dir
+        _write_side_files(work, folder, graph, quantize, opset)
+
+    return write_folder(out_dir, fill, overwrite=overwrite, sources=[folder.exp])
 
 
 def prepare_for_export(model: torch.nn.Module) -> torch.nn.Module:
@@ -203,24 +196,27 @@ def _param_bytes(model: torch.nn.Module) -> int:
     return sum(t.numel() * t.element_size() for t in model.state_dict().values())
 
 
-def _write_side_files(folder: Path, files, conf: Dict, graph: ScoringGraph,
+def _write_side_files(folder_out: Path, folder, graph: ScoringGraph,
                       quantize: Optional[str], opset: int) -> None:
-    shutil.copyfile(files.lang2utt, folder / "lang2utt")
-    with files.config.open(encoding="utf-8") as f:
-        config = yaml.safe_load(f) or {}
-    config["lang2utt"] = "lang2utt"
-    with (folder / "config.yaml").open("w", encoding="utf-8") as f:
+    """config.yaml, lang2utt, the head's side files and the manifest of an export."""
+    from geolid.model.head_state import write_head_state
+
+    (folder_out / "lang2utt").write_text("".join(f"{c}\n" for c in folder.languages), encoding="utf-8")
+    config = dict(folder.config, lang2utt="lang2utt", lang_num=len(folder.languages))
+    with (folder_out / "config.yaml").open("w", encoding="utf-8") as f:
         yaml.safe_dump(config, f, sort_keys=False)
-    loss_conf = conf.get("loss_conf") or {}
+    write_head_state(folder_out, folder.head, folder.languages)
     manifest = {
         "format": "geolid-onnx", "version": FORMAT_VERSION, "onnx": ONNX_FILE,
-        "source": files.source, "quantize": quantize, "opset": opset,
+        "source": folder.source, "quantize": quantize, "opset": opset,
         "inputs": {"speech": "float32 (batch, time) 16 kHz, zero-padded to the longest",
                    "lengths": "int64 (batch,) valid samples"},
-        "outputs": graph.output_names(), "num_languages": len(files.languages),
-        "geo_type": loss_conf.get("lang2vec_type", "geo") if graph.has_geo else None,
+        "outputs": graph.output_names(), "num_languages": len(folder.languages),
+        "geo_type": folder.geo_type if graph.has_geo else None,
+        "temperature": folder.head.temperature, "head": folder.head.fingerprint(),
+        "scale": folder.head_scale,
         "torch": torch.__version__,
     }
-    with (folder / MANIFEST_FILE).open("w", encoding="utf-8") as f:
+    with (folder_out / MANIFEST_FILE).open("w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=1)
         f.write("\n")

@@ -26,14 +26,12 @@ from espnet2.asr.frontend.abs_frontend import AbsFrontend
 from espnet2.asr.specaug.abs_specaug import AbsSpecAug
 from espnet2.layers.abs_normalize import AbsNormalize
 from espnet2.lid.espnet_model import ESPnetLIDModel
-from espnet2.spk.loss.aamsoftmax import AAMSoftmax
-from espnet2.spk.loss.aamsoftmax_subcenter_intertopk import ArcMarginProduct_intertopk_subcenter
 from espnet2.spk.loss.abs_loss import AbsLoss
-from espnet2.spk.loss.softmax import Softmax
 from espnet2.spk.pooling.abs_pooling import AbsPooling
 from espnet2.spk.projector.abs_projector import AbsProjector
 from espnet2.torch_utils.device_funcs import force_gatherable
-from torch.nn import functional as F
+
+from geolid.lid.scoring_head import ScoringHead, head_of
 
 
 @dataclass
@@ -41,24 +39,6 @@ class Encoded:
     lang_embd: torch.Tensor                 # (B, D)
     geo_preds: Dict[int, torch.Tensor]      # layer -> (B, geo_dim), intermediate (geo models)
     feats_lens: torch.Tensor                # (B,)
-
-
-def class_scores(loss: AbsLoss, embd: torch.Tensor) -> torch.Tensor:
-    """(B, n_lang) logits of ``loss``'s classifier without margin: softmax gives
-    probabilities and argmax is the loss's own prediction.
-
-    Spelled out per ESPnet loss class (their ``forward`` returns only the
-    argmax); sub-centre losses take the closest sub-centre, as they predict.
-    """
-    cos = F.linear(F.normalize(embd), F.normalize(loss.weight))
-    if isinstance(loss, ArcMarginProduct_intertopk_subcenter):
-        return cos.view(embd.size(0), -1, loss.K).amax(dim=2) * loss.scale
-    if isinstance(loss, AAMSoftmax):
-        return cos * loss.s
-    if isinstance(loss, Softmax):
-        return cos
-    raise TypeError(f"no class scores for loss {type(loss).__name__}; supported: "
-                    "aamsoftmax_sc_topk(_lang2vec), aamsoftmax, softmax")
 
 
 class LIDModel(ESPnetLIDModel):
@@ -78,6 +58,18 @@ class LIDModel(ESPnetLIDModel):
     ):
         super().__init__(frontend, specaug, normalize, encoder, pooling, projector, loss)
         self.batch_invariant = batch_invariant
+        if loss is not None and head_of(loss) is None:
+            raise TypeError(f"loss {type(loss).__name__} has no geolid scoring head; use one of the "
+                            "registered losses (aamsoftmax_sc_topk(_lang2vec), aamsoftmax, softmax)")
+
+    @property
+    def head(self) -> ScoringHead:
+        """The scoring head (owned by the loss, beside the class rows it scores against)."""
+        return self.loss.head
+
+    def class_logits(self, lang_embd: torch.Tensor, calibrated: bool = True) -> torch.Tensor:
+        """(B, n_lang) logits of the language embeddings (:class:`ScoringHead`)."""
+        return self.loss.head(lang_embd, self.loss.weight, calibrated=calibrated)
 
     @property
     def batch_invariant(self) -> bool:
@@ -157,11 +149,12 @@ class LIDModel(ESPnetLIDModel):
     def score(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Everything an inference tool needs from one forward pass.
 
-        ``scores`` (B, n_lang) logits without margin (softmax -> probabilities),
+        ``scores`` (B, n_lang) the scoring head's logits (no margin; extra centres,
+        offsets and temperature applied: softmax -> probabilities),
         ``embedding`` (B, D) the language embedding (not normalised),
         ``pred_lids`` (B,) the argmax; geo models add ``lang2vec`` and
         ``inter_lang2vec`` (see the subclass).
         """
         enc = self.encode(speech, speech_lengths)
-        scores = class_scores(self.loss, enc.lang_embd)
+        scores = self.class_logits(enc.lang_embd)
         return {"scores": scores, "embedding": enc.lang_embd, "pred_lids": scores.argmax(dim=-1)}

@@ -21,7 +21,7 @@ from espnet2.spk.projector.abs_projector import AbsProjector
 from espnet2.torch_utils.device_funcs import force_gatherable
 
 from geolid.layers.geo_conditioning import GeoBranch
-from geolid.lid.espnet_model import Encoded, LIDModel, class_scores
+from geolid.lid.espnet_model import Encoded, LIDModel
 
 __all__ = ["ESPnetLIDUpstreamConditionModel", "Encoded", "LOSS_ALIAS_PREFIX"]
 
@@ -139,7 +139,7 @@ class ESPnetLIDUpstreamConditionModel(LIDModel):
     def score(self, speech: torch.Tensor, speech_lengths: torch.Tensor) -> Dict[str, torch.Tensor]:
         """Everything a user-facing tool needs from one forward pass.
 
-        Returns ``scores`` (B, n_lang) scaled cosines (softmax -> probabilities),
+        Returns ``scores`` (B, n_lang) the scoring head's logits (softmax -> probabilities),
         ``lang2vec`` (B, geo_dim) the downstream geo prediction (probabilities
         for binary lang2vec sets), ``embedding`` (B, D), ``pred_lids`` (B,) and
         ``inter_lang2vec`` {layer: (B, geo_dim)}.
@@ -148,7 +148,7 @@ class ESPnetLIDUpstreamConditionModel(LIDModel):
         geo = self.loss.predict_lang2vec(enc.lang_embd)
         if isinstance(self.loss.geo_criterion, torch.nn.BCEWithLogitsLoss):
             geo = torch.sigmoid(geo)
-        scores = class_scores(self.loss, enc.lang_embd)
+        scores = self.class_logits(enc.lang_embd)
         return {"scores": scores, "lang2vec": geo, "embedding": enc.lang_embd,
                 "pred_lids": scores.argmax(dim=-1), "inter_lang2vec": enc.geo_preds}
 

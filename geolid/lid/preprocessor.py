@@ -12,9 +12,12 @@ from __future__ import annotations
 from typing import Dict, Optional, Union
 
 import numpy as np
-from espnet2.train.preprocessor import LIDPreprocessor
 
 from geolid.geo.lang2vec_targets import UnknownLanguageError, lang2vec_table
+from geolid.utils.quiet_imports import quiet_espnet_imports
+
+with quiet_espnet_imports():   # espnet2.train.preprocessor pulls in g2p_en (an nltk download)
+    from espnet2.train.preprocessor import LIDPreprocessor
 
 
 class GeoLIDPreprocessor(LIDPreprocessor):

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from geolid.lid.masked_ecapa import MaskedEcapaTdnnEncoder
-from geolid.demo.tiny import tiny_config, write_lang2utt
+from geolid_demo.tiny import tiny_config, write_lang2utt
 from geolid.tasks.build import build_model
 
 SR = 16000

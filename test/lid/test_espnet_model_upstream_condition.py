@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from geolid.geo.lang2vec_targets import lang2vec_table
-from geolid.demo.tiny import tiny_config, write_lang2utt
+from geolid_demo.tiny import tiny_config, write_lang2utt
 from geolid.tasks.lid import GeoLIDTask
 
 LANGS = ["eng", "fra", "cmn", "swh"]

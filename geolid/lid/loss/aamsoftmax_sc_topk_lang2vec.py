@@ -1,7 +1,7 @@
 """Loss ``aamsoftmax_sc_topk_lang2vec``: sub-centre AAM-softmax + geo regression.
 
 The classification part is ESPnet's released sub-centre AAM-softmax with inter-top-k
-penalty, reused as is. This adds the downstream GeoPred head (``lang2vec_head``,
+penalty, scoring through geolid's scoring head (:mod:`geolid.lid.loss.cosine_losses`). This adds the downstream GeoPred head (``lang2vec_head``,
 Linear(embedding -> geo_dim)) and the rule that combines the class loss with the
 final and intermediate geo losses.
 
@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import torch
-from espnet2.spk.loss.aamsoftmax_subcenter_intertopk import ArcMarginProduct_intertopk_subcenter
 from torch import nn
 
 from geolid.geo.lang2vec_targets import is_binary
 from geolid.geo.lang2vec_targets import lang2vec_dim as dim_of_type
+from geolid.lid.loss.cosine_losses import SubcentreAAMSoftmax
 
 WEIGHTINGS = ("published", "documented")
 
@@ -40,7 +40,7 @@ class LossTerms:
     geo_loss_all: torch.Tensor    # (1-w) F + w I
 
 
-class AAMSoftmaxSCTopKLang2Vec(ArcMarginProduct_intertopk_subcenter):
+class AAMSoftmaxSCTopKLang2Vec(SubcentreAAMSoftmax):
     def __init__(
         self,
         nout: int,
@@ -77,16 +77,7 @@ class AAMSoftmaxSCTopKLang2Vec(ArcMarginProduct_intertopk_subcenter):
         self.lang2vec_head = nn.Sequential(nn.Linear(nout, expected))
         self.geo_criterion = (nn.BCEWithLogitsLoss() if is_binary(lang2vec_type) else nn.MSELoss())
 
-    # ------------------------------------------------------------- scoring
-    def cosine(self, embd: torch.Tensor) -> torch.Tensor:
-        """(B, n_lang) cosine to the closest sub-centre of each language, no margin."""
-        cos = nn.functional.linear(nn.functional.normalize(embd), nn.functional.normalize(self.weight))
-        return cos.view(embd.size(0), self.out_features, self.K).amax(dim=2)
-
-    def scores(self, embd: torch.Tensor) -> torch.Tensor:
-        """Scaled cosine: the logits whose softmax gives language probabilities."""
-        return self.cosine(embd) * self.scale
-
+    # ------------------------------------------------------------- geo head
     def predict_lang2vec(self, embd: torch.Tensor) -> torch.Tensor:
         """Downstream GeoPred. For binary sets these are logits (apply sigmoid)."""
         return self.lang2vec_head(embd)

@@ -32,13 +32,23 @@ def test_documented_weighting_numbers():
     assert math.isclose(no_inter.total.item(), 0.8 * 2 + 0.2 * 0.5, rel_tol=1e-6)
 
 
+def test_training_scores_through_the_head(monkeypatch):
+    """The margin loss takes its cosines from the scoring head (one implementation)."""
+    loss = make()
+    calls = []
+    real = loss.head.cosine
+    monkeypatch.setattr(loss.head, "cosine", lambda x, w: calls.append(x.shape) or real(x, w))
+    loss(torch.randn(4, 8), torch.tensor([0, 1, 2, 3]))
+    assert calls == [(4, 8)]
+
+
 def test_scores_are_scaled_subcentre_max_cosines():
     loss = make()
     x = torch.randn(4, 8)
     cos = torch.nn.functional.normalize(x) @ torch.nn.functional.normalize(loss.weight).T
     expected = cos.view(4, 5, 3).max(dim=2).values
-    torch.testing.assert_close(loss.cosine(x), expected)
-    torch.testing.assert_close(loss.scores(x), expected * 30)
+    torch.testing.assert_close(loss.head.cosine(x, loss.weight), expected)   # the scoring head
+    torch.testing.assert_close(loss.head(x, loss.weight), expected * 30)
     _, _, preds = loss(x, None)
     assert torch.equal(preds, expected.argmax(1))
 
@@ -76,7 +86,7 @@ def test_margin_cross_entropy_by_hand():
     assert ce.item() == pytest.approx(expected, rel=1e-5)
     assert preds.tolist() == [0, 0] and acc.item() == 0.5
     # without the margin the same logits give a smaller loss
-    plain = torch.nn.functional.cross_entropy(loss.scores(x), torch.tensor([0, 2]))
+    plain = torch.nn.functional.cross_entropy(loss.head(x, loss.weight), torch.tensor([0, 2]))
     assert plain.item() < ce.item()
 
 

@@ -1,4 +1,4 @@
-"""Problems with a model's files, as one-line messages (``geolid predict`` exits 2).
+"""Problems with a model's files, as one-line messages (the CLI exits 2).
 
 A damaged or mismatched model is the user's to fix, not a bug to debug, so its
 message names the file and what is wrong in one line; the CLI shows the
@@ -48,6 +48,10 @@ wandb_entity wandb_id wandb_model_log_interval wandb_name wandb_project write_co
 # ... plus what ESPnet adds when it writes config.yaml (not options)
 ESPNET_WRITES = frozenset({"required", "version", "distributed"})
 TRAIN_CONFIG_KEYS = frozenset(_PARSER_KEYS) | ESPNET_WRITES
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No usable model where the user pointed; the message says how to get one."""
 
 
 class ModelError(ValueError):

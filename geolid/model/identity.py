@@ -1,7 +1,10 @@
-"""Which model produced a result: the name the user gave and the sha256 of its weights.
+"""Which model produced a result: its name, the sha256 of its weights, and its head.
 
-Results files carry this in every record (``"model": {"name", "sha256"}``) so
-that a resumed ``--out`` run can refuse to mix two models' answers.
+Results files carry this in every record (``"model": {"name", "sha256", "head"}``)
+so that a resumed ``--out`` run (and the recipe's stage 6) can refuse to mix two
+models' answers. ``head`` is the fingerprint of the scoring head's side files
+(temperature, enrolled centres, offsets: :meth:`HeadState.fingerprint`), empty
+when there are none, so adding a calibration between two runs is a new model.
 
 Why a full sha256 and not a cheap fingerprint (size, mtime, first/last MB): a
 fine-tuned head or a re-packed checkpoint can share size and most bytes with
@@ -39,16 +42,18 @@ _CACHE_NAME = "weights_sha256.json"
 class ModelIdentity:
     name: str       # what the user passed as --model (repo id, folder or .pth)
     sha256: str     # of the weights file
+    head: str = ""  # fingerprint of the scoring head's side files ("" : none)
 
     def to_dict(self) -> Dict[str, str]:
-        return {"name": self.name, "sha256": self.sha256}
+        return {"name": self.name, "sha256": self.sha256, "head": self.head}
 
-    def same_weights(self, record_model: Optional[dict]) -> bool:
-        return isinstance(record_model, dict) and record_model.get("sha256") == self.sha256
+    def same_model(self, record_model: Optional[dict]) -> bool:
+        """Did ``record_model`` (a record's ``model`` field) come from this very model?"""
+        return (isinstance(record_model, dict) and record_model.get("sha256") == self.sha256
+                and (record_model.get("head") or "") == self.head)
 
-
-def model_identity(name: str, weights: os.PathLike) -> ModelIdentity:
-    return ModelIdentity(str(name), weights_sha256(weights))
+    def describe(self) -> str:
+        return f"{self.name} (sha256 {self.sha256[:12]}" + (f", head {self.head[:12]})" if self.head else ")")
 
 
 def cache_dir() -> Path:

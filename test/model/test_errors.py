@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from geolid.inference.model_errors import ModelError, check_finite_weights
+from geolid.model.errors import ModelError, check_finite_weights
 
 
 def test_nan_and_inf_are_found_and_large_finite_weights_pass():

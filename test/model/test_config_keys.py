@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from geolid.inference.model_errors import ESPNET_WRITES, TRAIN_CONFIG_KEYS, ModelError, check_config_keys
+from geolid.model.errors import ESPNET_WRITES, TRAIN_CONFIG_KEYS, ModelError, check_config_keys
 
 
 def test_static_key_list_equals_the_training_parser():
