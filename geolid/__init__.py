@@ -7,15 +7,10 @@ help stay fast: torch and ESPnet load only when a model is used.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["GeoLID", "Prediction", "__version__"]
+__all__ = ["GeoLID", "Prediction", "PredictOptions", "__version__"]
 
-# --- safety: ESPnet's import-time stdout print and nltk download (geolid/utils/quiet_imports.py)
-from geolid.utils import quiet_imports as _quiet_imports  # noqa: E402
-
-_quiet_imports.install()
-# --- end safety
-
-_LAZY = {"GeoLID": "geolid.inference.api", "Prediction": "geolid.inference.results"}
+_LAZY = {"GeoLID": "geolid.inference.api", "Prediction": "geolid.inference.results",
+         "PredictOptions": "geolid.inference.options"}
 
 
 def __getattr__(name: str):

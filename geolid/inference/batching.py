@@ -1,6 +1,6 @@
 """Length-sorted batching: similar lengths together, so little of a batch is padding.
 
-On GPU a batch is planned by seconds of audio (:func:`plan_for_device`): as many
+On GPU a batch is planned by seconds of audio (:class:`geolid.inference.pipeline.BatchPolicy`): as many
 windows as fit in ``batch_seconds`` of padded audio, which bounds memory whatever
 the lengths (a fixed count of 8 would be 4 minutes of audio for 30 s windows and
 a few seconds for short clips). On CPU batching does not pay (a padded sample
@@ -12,10 +12,9 @@ its *padded* size (``max_batch_samples``) keeps both the waste and peak memory l
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 DEFAULT_BATCH_SIZE = 8         # a batch size asked for without a number (kept for callers)
-GPU_MAX_BATCH = 256            # safety cap on windows per GPU batch; seconds decide first
 DEFAULT_BATCH_SECONDS = 240.0  # padded audio per batch: bounds peak memory
 DEFAULT_MAX_PADDING = 0.1      # a batch may be at most this share padding
 
@@ -51,18 +50,6 @@ def plan_batches(lengths: Sequence[int], max_batch_size: int = DEFAULT_BATCH_SIZ
     if current:
         batches.append(current)
     return batches
-
-
-def plan_for_device(lengths: Sequence[int], on_gpu: bool, batch_size: Optional[int] = None,
-                    batch_seconds: float = DEFAULT_BATCH_SECONDS,
-                    sample_rate: int = 16000) -> List[List[int]]:
-    """Batches for ``lengths`` (samples): by ``batch_seconds`` of padded audio on GPU
-    (at most ``batch_size`` or :data:`GPU_MAX_BATCH` windows), one window a batch
-    on CPU unless ``batch_size`` asks for more."""
-    if batch_seconds <= 0:
-        raise ValueError(f"batch_seconds must be > 0, got {batch_seconds}")
-    size = batch_size or (GPU_MAX_BATCH if on_gpu else 1)
-    return plan_batches(lengths, size, int(batch_seconds * sample_rate))
 
 
 def padding_fraction(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:

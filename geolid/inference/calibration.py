@@ -4,27 +4,32 @@ The classifier's logits are scaled cosines (scale 30 in the published models), a
 the AAM margin used in training makes the softmax of those logits over-confident.
 Temperature scaling divides the logits by one scalar T, chosen to minimise the
 negative log-likelihood of the validation set: it changes no argmax, only how
-sharp the probabilities are. The recipe fits T after training
-(``python -m geolid.bin.calibrate``) and stores it in ``calibration.json`` beside
-``config.yaml``; :class:`~geolid.inference.api.GeoLID` picks it up, so
-``predict``'s probabilities and ``--reject-below`` use calibrated values. A model
-folder without the file keeps T = 1 (the published behaviour).
+sharp the probabilities are. The recipe's stage 7 fits T on the posteriors stage 6
+wrote for the validation set (``python -m geolid.bin.calibrate``) and stores it in
+the model folder's ``calibration.json`` (:mod:`geolid.model.head_state`); the
+model's scoring head divides its logits by it, so ``predict``'s probabilities,
+``--reject-below``, the timeline and an ONNX export all use calibrated values. A
+model folder without the file keeps T = 1 (the published behaviour).
+
+An utterance of several windows has the weighted mean of its windows' probabilities
+(:mod:`geolid.inference.utterance`), so the temperature acts on each window's logits
+before the mean: :class:`Windowed` holds stage 6's window logits and weights, and
+:func:`fit_temperature` / :func:`summarise` take either plain (N, C) logits (one window
+an utterance) or a :class:`Windowed`.
 
 Expected calibration error (ECE): top-label confidence in equal-width bins,
 ``sum_b |B_b|/N * |accuracy(B_b) - confidence(B_b)|`` (15 bins by default).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple, Union
 
 import numpy as np
 
-CALIBRATION_FILE = "calibration.json"
+from geolid.model.head_state import T_BOUNDS
+
 N_BINS = 15
-T_BOUNDS = (0.05, 20.0)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -43,20 +48,74 @@ def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> flo
     return float(-lp[np.arange(len(labels)), labels].mean())
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The T minimising the NLL of ``labels`` under softmax(logits / T).
+@dataclass
+class Windowed:
+    """Utterances as windows: ``logits`` (M, C) of every window, ``utt`` (M,) the index of
+    each window's utterance in 0..N-1, ``weights`` (M,) their weights in the utterance rule."""
+
+    logits: np.ndarray
+    utt: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def single(cls, logits: np.ndarray) -> "Windowed":
+        n = len(logits)
+        return cls(np.asarray(logits, dtype=np.float64), np.arange(n), np.ones(n))
+
+    def __len__(self) -> int:
+        return int(self.utt.max()) + 1 if len(self.utt) else 0
+
+    def probabilities(self, temperature: float = 1.0) -> np.ndarray:
+        """(N, C): each utterance's weighted mean of its windows' softmax(logits / T)."""
+        p = softmax(self.logits, temperature) * np.asarray(self.weights, dtype=np.float64)[:, None]
+        n = len(self)
+        out = np.zeros((n, p.shape[1]))
+        np.add.at(out, self.utt, p)
+        return out / np.bincount(self.utt, weights=self.weights, minlength=n)[:, None]
+
+    def subset(self, keep: np.ndarray) -> "Windowed":
+        """The windows of the utterances where ``keep`` (N,) is true, renumbered."""
+        keep = np.asarray(keep, dtype=bool)
+        new_index = np.cumsum(keep) - 1
+        m = keep[self.utt]
+        return Windowed(self.logits[m], new_index[self.utt[m]], self.weights[m])
+
+
+Scores = Union[np.ndarray, Windowed]
+
+
+def _windowed(x: Scores) -> Windowed:
+    return x if isinstance(x, Windowed) else Windowed.single(np.asarray(x, dtype=np.float64))
+
+
+def windowed_nll(x: Scores, labels: np.ndarray, temperature: float = 1.0) -> float:
+    p = _windowed(x).probabilities(temperature)
+    return float(-np.log(np.maximum(p[np.arange(len(labels)), labels], 1e-300)).mean())
+
+
+def fit_temperature(logits: Scores, labels: np.ndarray) -> float:
+    """The T minimising the NLL of ``labels`` under the utterance rule at temperature T
+    (plain logits: softmax(logits / T)).
 
     One convex-enough scalar problem in log T: scipy's bounded Brent search.
     """
     from scipy.optimize import minimize_scalar
 
-    logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
-    if logits.ndim != 2 or len(logits) != len(labels) or len(labels) == 0:
-        raise ValueError(f"need logits (N, C) and N labels, got {logits.shape} and {labels.shape}")
-    if labels.min() < 0 or labels.max() >= logits.shape[1]:
+    if isinstance(logits, Windowed):
+        n_classes, n = logits.logits.shape[1], len(logits)
+        objective = lambda lt: windowed_nll(logits, labels, float(np.exp(lt)))  # noqa: E731
+    else:
+        logits = np.asarray(logits, dtype=np.float64)
+        if logits.ndim != 2:
+            raise ValueError(f"need logits (N, C), got {logits.shape}")
+        n_classes, n = logits.shape[1], len(logits)
+        objective = lambda lt: nll(logits, labels, float(np.exp(lt)))  # noqa: E731
+    if n != len(labels) or len(labels) == 0:
+        raise ValueError(f"need N utterances and N labels, got {n} and {labels.shape}")
+    if labels.min() < 0 or labels.max() >= n_classes:
         raise ValueError("labels must be class indices in [0, C)")
-    res = minimize_scalar(lambda lt: nll(logits, labels, float(np.exp(lt))),
+    res = minimize_scalar(objective,
                           bounds=tuple(np.log(T_BOUNDS)), method="bounded",
                           options={"xatol": 1e-5})
     return float(np.exp(res.x))
@@ -89,54 +148,14 @@ def confident_errors(probs: np.ndarray, labels: np.ndarray, above: float = 0.9) 
     return int(((probs.max(1) > above) & (probs.argmax(1) != np.asarray(labels))).sum())
 
 
-# ------------------------------------------------------------------ the stored file
-@dataclass
-class Calibration:
-    temperature: float = 1.0
-    info: Optional[Dict] = None
-
-    def apply(self, logits):
-        """Logits divided by T (torch or numpy)."""
-        return logits if self.temperature == 1.0 else logits / self.temperature
-
-
-def save_calibration(exp_dir, temperature: float, **info) -> Path:
-    from geolid.utils.fileio import atomic_write
-
-    if not (np.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a positive number, got {temperature}")
-    path = Path(exp_dir) / CALIBRATION_FILE
-    with atomic_write(path) as f:
-        json.dump({"method": "temperature", "temperature": round(float(temperature), 6), **info}, f,
-                  indent=1)
-        f.write("\n")
-    return path
-
-
-def load_calibration(files) -> Calibration:
-    """``calibration.json`` beside the model's config.yaml; T = 1 when absent."""
-    path = Path(files.config).parent / CALIBRATION_FILE
-    if not path.is_file():
-        return Calibration()
-    try:
-        with path.open(encoding="utf-8") as f:
-            data = json.load(f)
-        t = float(data["temperature"])
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path}: unreadable calibration ({type(e).__name__}: {e}); refit it with "
-                         "`python -m geolid.bin.calibrate` or delete the file") from None
-    if not (np.isfinite(t) and t > 0):
-        raise ValueError(f"{path}: temperature must be a positive number, got {t}")
-    return Calibration(t, data)
-
-
-def summarise(logits: np.ndarray, labels: np.ndarray, temperature: float) -> Tuple[Dict, Dict]:
+def summarise(logits: Scores, labels: np.ndarray, temperature: float) -> Tuple[Dict, Dict]:
     """ECE, NLL, accuracy and confident errors before (T=1) and after (T)."""
     out = []
+    w = _windowed(logits)
     for t in (1.0, temperature):
-        p = softmax(logits, t)
+        p = w.probabilities(t)
         out.append({"ece": round(expected_calibration_error(p, labels), 4),
-                    "nll": round(nll(logits, labels, t), 4),
+                    "nll": round(windowed_nll(w, labels, t), 4),
                     "accuracy": round(float((p.argmax(1) == labels).mean()), 4),
                     "wrong_above_0.9": confident_errors(p, labels), "n": int(len(labels))})
     return out[0], out[1]

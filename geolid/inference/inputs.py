@@ -10,7 +10,7 @@ otherwise.
 from __future__ import annotations
 
 import numbers
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Tuple
 
 
 def _is_number_sequence(x) -> bool:

@@ -115,15 +115,15 @@ class LocationPrior:
                       strength: Optional[float] = None) -> "LocationPrior":
         return cls(parse_near(near, strength), languages, language_locations(languages, overrides))
 
-    def apply(self, window_probs: np.ndarray, file_before: np.ndarray, aggregate) -> Tuple:
-        """Reweighted window and file probabilities, and the record's ``prior`` entry."""
-        window_after = reweight(window_probs, self.weights)
-        file_after = aggregate(window_after)
-        b, a = int(np.argmax(file_before)), int(np.argmax(file_after))
-        note = dict(self.near.as_dict(), changed=a != b,
-                    language_without_prior=self.languages[b],
-                    probability_without_prior=round(float(file_before[b]), 6))
-        return window_after, file_after, note
+    def reweight(self, probs: np.ndarray) -> np.ndarray:
+        """The prior applied to a distribution (C,) or to rows of them (..., C)."""
+        return reweight(probs, self.weights)
+
+    def note(self, before: np.ndarray, after: np.ndarray) -> Dict:
+        """A record's ``prior`` entry: the prior used, and whether it changed the answer."""
+        b, a = int(np.argmax(before)), int(np.argmax(after))
+        return dict(self.near.as_dict(), changed=a != b, language_without_prior=self.languages[b],
+                    probability_without_prior=round(float(before[b]), 6))
 
 
 def language_locations(languages: Sequence[str],

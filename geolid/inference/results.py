@@ -17,6 +17,7 @@ from geolid import languages
 
 SCHEMA_VERSION = 1
 UNKNOWN = "unknown"
+NONE_OF_THESE = "none"   # a candidate list (--languages) that holds none of the likely languages
 
 
 def language_name(code: str) -> str:
@@ -24,6 +25,8 @@ def language_name(code: str) -> str:
     the code itself if it has none, and a note for the rejection label."""
     if code == UNKNOWN:
         return "unknown (rejected)"
+    if code == NONE_OF_THESE:
+        return "none of the candidate languages"
     return languages.language_name(code) or code
 
 
@@ -67,11 +70,18 @@ class Prediction:
     num_windows: int = 0
     segments: Optional[List[Segment]] = None
     geo_vector: Optional[np.ndarray] = None     # (geo_dim,), Python API; JSON on request
-    model: Optional[Dict[str, str]] = None      # {"name", "sha256"} of the weights (CLI records)
+    model: Optional[Dict[str, str]] = None      # {"name", "sha256", "head"} (CLI records)
     error: Optional[str] = None
     prior: Optional[Dict[str, Any]] = None      # location prior used, and whether it changed the answer
-    # vad: share of the input the speech detector calls speech (null: detector off)
+    # share of the input the speech detector calls speech (null: detector off)
     speech_fraction: Optional[float] = None
+    options: Optional[Dict[str, Any]] = None    # the result-changing options (CLI records)
+    # candidate list: {"languages", "allowed_mass", "none_of_these"} (null without --languages)
+    candidates: Optional[Dict[str, Any]] = None
+    # the measured known-language score (higher = known; null unless --reject-unknown)
+    unknown_score: Optional[float] = None
+    # with --budget: {"budget", "speech_seconds", "windows", "planned", "agreement", "stopped_early"}
+    analysed: Optional[Dict[str, Any]] = None
 
     @property
     def ok(self) -> bool:
@@ -85,18 +95,6 @@ class Prediction:
 
     def to_json(self, include_geo_vector: bool = False) -> str:
         return json.dumps(self.to_dict(include_geo_vector), ensure_ascii=False)
-
-    @classmethod
-    def from_dict(cls, d: Dict[str, Any]) -> "Prediction":
-        d = {k: v for k, v in d.items() if k != "schema_version"}
-        d["top_k"] = [LanguageScore(**s) for s in d.get("top_k") or []]
-        d["location"] = Location(**d["location"]) if d.get("location") else None
-        if d.get("segments") is not None:
-            d["segments"] = [Segment(**s) for s in d["segments"]]
-        if d.get("geo_vector") is not None:
-            d["geo_vector"] = np.asarray(d["geo_vector"], dtype=np.float32)
-        known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in d.items() if k in known})
 
     @classmethod
     def failure(cls, key: str, error: str, path: Optional[str] = None) -> "Prediction":

@@ -1,14 +1,16 @@
 """Language timeline: which language is spoken when, for code-switched audio.
 
-1. Short overlapping analysis windows (default 1.5 s every 0.5 s) are scored by
-   the model in chunks read from the file (:func:`timeline_of`); each window
-   also gets its speech fraction from the speech detector (:mod:`vad`).
+1. Short overlapping analysis windows (default 1.5 s every 0.5 s) are a second
+   window plan of the same pass over the audio that scores the utterance
+   (:mod:`geolid.inference.segmenter`); each window has the model's logits and
+   its speech fraction from the speech detector (:mod:`vad`).
 2. An HMM smooths the window decisions: one state per language plus ``zxx``
    (no speech), staying costs nothing and switching costs ``switch_penalty``
    nats. A window scores its log-posterior for each language (optionally
    floored, see :func:`emission_scores`); a window less than half speech can
    only be ``zxx``, a window with more only a language.
-3. Viterbi decoding (:class:`OnlineViterbi`) runs as the windows arrive and
+3. Viterbi decoding (:class:`OnlineViterbi`, fed by :class:`TimelineDecoder`) runs
+   as the windows arrive and
    keeps only the backpointers of the undecided stretch: as soon as all
    surviving paths agree on a window, everything before it is decided,
    emitted as segments and forgotten. Memory therefore stays flat with
@@ -23,50 +25,22 @@ arbitrary posteriors with a partial traceback (hmmlearn decodes whole arrays).
 """
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from geolid.audio import TARGET_SR, audio_info, read_span, to_mono_16k
+from geolid.audio import TARGET_SR
+from geolid.inference.options import TimelineOptions
 from geolid.inference.results import Segment, language_name
-from geolid.inference.vad import ZXX, SpeechTrack, make_detector
+from geolid.inference.segmenter import timeline_windows
+from geolid.inference.utterance import log_softmax
+from geolid.inference.vad import ZXX
 
-# Tuned on the demo model (bench/timeline_switch.py, docs/timeline.md).
-DEFAULT_WINDOW_S = 1.5
-DEFAULT_HOP_S = 0.5
-# nats of the model's log-posteriors; 40-56 is a plateau on 48 demo dev files
-DEFAULT_SWITCH_PENALTY = 48.0
-DEFAULT_FLOOR = 0.0              # share of a uniform distribution mixed into posteriors (off)
-CHUNK_WINDOWS = 64               # windows scored per read
+DEFAULT_FLOOR = TimelineOptions.floor
+DEFAULT_SWITCH_PENALTY = TimelineOptions.switch_penalty
 MIN_WINDOW_SPEECH = 0.5          # a window with less speech than this share is zxx
 FORBIDDEN = -1e4                 # score of a state a window cannot be in
-
-
-@dataclass
-class TimelineOptions:
-    """Analysis windows and smoothing of :func:`timeline_of` (CLI: ``--timeline``)."""
-
-    window: float = DEFAULT_WINDOW_S
-    hop: float = DEFAULT_HOP_S
-    switch_penalty: float = DEFAULT_SWITCH_PENALTY
-    floor: float = DEFAULT_FLOOR         # share of uniform mixed into each window's posterior
-    # "silero", "energy" or "none" (no zxx state); default $GEOLID_SPEECH_DETECTOR or silero
-    speech_detector: str = field(default_factory=lambda: os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"))
-    batch_size: int = 16                 # windows per forward pass (all the same length)
-    chunk_windows: int = CHUNK_WINDOWS
-
-    def check(self) -> None:
-        if self.window <= 0 or self.hop <= 0:
-            raise ValueError(f"timeline window ({self.window}) and hop ({self.hop}) must be > 0 s")
-        if self.hop > self.window:
-            raise ValueError(f"timeline hop ({self.hop} s) must not exceed the window ({self.window} s)")
-        if self.switch_penalty < 0:
-            raise ValueError(f"switch_penalty must be >= 0, got {self.switch_penalty}")
-        if not 0 <= self.floor < 1:
-            raise ValueError(f"floor must be in [0, 1), got {self.floor}")
 
 
 @dataclass
@@ -218,23 +192,17 @@ def decode_timeline(log_post: np.ndarray, languages: Sequence[str], window_s: fl
                     duration: float, speech: Optional[np.ndarray] = None,
                     switch_penalty: float = DEFAULT_SWITCH_PENALTY,
                     floor: float = DEFAULT_FLOOR) -> List[Segment]:
-    """Segments of precomputed window log-posteriors (T, L) (tests, offline use).
-
-    Window ``t`` starts at ``min(t * hop_s, duration - window_s)``.
-    """
+    """Segments of precomputed window log-posteriors (T, L) (tests, offline use); window
+    ``t`` is the segmenter's timeline window ``t`` of an input of ``duration`` seconds."""
     n = int(round(duration * TARGET_SR))
-    starts = window_starts(n, int(round(window_s * TARGET_SR)), int(round(hop_s * TARGET_SR)))
-    if len(starts) != len(log_post):
-        raise ValueError(f"{len(log_post)} windows given, {len(starts)} fit {duration} s")
-    win_s = min(window_s, duration)
-    labels = list(languages) + ([ZXX] if speech is not None else [])
-    post = np.exp(log_post)
-    builder = SegmentBuilder(labels, lambda t: starts[t] / TARGET_SR + win_s / 2, duration)
-    scores = emission_scores(log_post, speech, floor)
-    dec = OnlineViterbi(scores.shape[1], switch_penalty)
-    for state, t in dec.push(scores) + dec.finish():
-        builder.add(state, t, _state_prob(post[t], state, None if speech is None else speech[t]))
-    return builder.finish()
+    windows = timeline_windows(n, window_s, hop_s)
+    if len(windows) != len(log_post):
+        raise ValueError(f"{len(log_post)} windows given, {len(windows)} fit {duration} s")
+    opts = TimelineOptions(window_s, hop_s, switch_penalty, floor)
+    dec = TimelineDecoder(languages, windows, n, opts, with_speech=speech is not None)
+    for t in range(len(windows)):
+        dec.add(t, log_post[t], None if speech is None else float(speech[t]), is_log_posterior=True)
+    return dec.finish()
 
 
 def _state_prob(post_row: np.ndarray, state: int, speech: Optional[float]) -> float:
@@ -243,113 +211,51 @@ def _state_prob(post_row: np.ndarray, state: int, speech: Optional[float]) -> fl
     return 1.0 - float(speech)   # zxx: the share of the window without speech
 
 
-def window_starts(n_samples: int, win: int, hop: int) -> List[int]:
-    """Starts of the analysis windows; the last one ends at the end of the input."""
-    if n_samples <= win:
-        return [0]
-    n = int(math.ceil((n_samples - win) / hop)) + 1
-    return [min(i * hop, n_samples - win) for i in range(n)]
+class TimelineDecoder:
+    """Decodes one input's timeline as its windows' scores arrive (in any order).
 
-
-# ------------------------------------------------------------------- running
-def timeline_of(lid, x, sample_rate: Optional[int] = None, key: Optional[str] = None,
-                options: Optional[TimelineOptions] = None) -> Timeline:
-    """The language timeline of a file path or a waveform, streamed in chunks.
-
-    ``lid``: a :class:`~geolid.inference.api.GeoLID`. Reads ``chunk_windows``
-    windows' span at a time; holds the undecided windows' posteriors only.
+    Rows are held until every earlier window has arrived, then pushed to the online
+    Viterbi in time order; decided windows become segments at once, so memory
+    stays flat however long the input is.
     """
-    opts = options or TimelineOptions()
-    opts.check()
-    source = _Reader(x, sample_rate, key)
-    n = source.n_samples
-    win = min(int(round(opts.window * TARGET_SR)), n)
-    hop = int(round(opts.hop * TARGET_SR))
-    n_windows = len(window_starts(n, win, hop)) if n > win else 1
 
-    def start_of(t: int) -> int:
-        return 0 if n <= win else min(t * hop, n - win)
+    def __init__(self, languages: Sequence[str], windows: Sequence, n_samples: int,
+                 options: TimelineOptions, with_speech: bool):
+        self.windows = list(windows)
+        self.options = options
+        self.with_speech = with_speech
+        self.labels = list(languages) + ([ZXX] if with_speech else [])
+        win = self.windows[0].length
+        self.builder = SegmentBuilder(self.labels, lambda t: (self.windows[t].start + win / 2) / TARGET_SR,
+                                      n_samples / TARGET_SR)
+        self.decoder = OnlineViterbi(len(self.labels), options.switch_penalty)
+        self._arrived: Dict[int, Tuple[np.ndarray, Optional[float]]] = {}
+        self._pending: Dict[int, Tuple[np.ndarray, Optional[float]]] = {}
+        self._next = 0
 
-    track = SpeechTrack(make_detector(opts.speech_detector)) if opts.speech_detector != "none" else None
-    labels = list(lid.languages) + ([ZXX] if track is not None else [])
-    decoder = OnlineViterbi(len(labels), opts.switch_penalty)
-    builder = SegmentBuilder(labels, lambda t: (start_of(t) + win / 2) / TARGET_SR, n / TARGET_SR)
-    pending: dict = {}          # t -> (posterior row, speech fraction) until decided
-    fed = 0
-    for t0 in range(0, n_windows, opts.chunk_windows):
-        ts = range(t0, min(t0 + opts.chunk_windows, n_windows))
-        span0, span1 = start_of(ts[0]), start_of(ts[-1]) + win
-        wave = source.read(span0, span1)
-        if track is not None and span1 > fed:
-            track.feed(wave[fed - span0:] if fed > span0 else wave)
-            if span1 >= n:
-                track.finish()
-            fed = span1
-        log_post = _log_posteriors(lid, [wave[start_of(t) - span0:start_of(t) - span0 + win] for t in ts],
-                                   opts.batch_size)
-        speech = (np.array([track.fraction(start_of(t), start_of(t) + win) for t in ts])
-                  if track is not None else None)
-        post = np.exp(log_post)
-        for i, t in enumerate(ts):
-            pending[t] = (post[i], None if speech is None else speech[i])
-        decided = decoder.push(emission_scores(log_post, speech, opts.floor))
-        if t0 + opts.chunk_windows >= n_windows:
-            decided += decoder.finish()
+    def add(self, t: int, logits: np.ndarray, speech: Optional[float],
+            is_log_posterior: bool = False) -> None:
+        lp = np.asarray(logits, dtype=np.float64) if is_log_posterior else log_softmax(logits)
+        self._arrived[t] = (lp, speech)
+        rows, speeches = [], []
+        while self._next in self._arrived:
+            row, s = self._arrived.pop(self._next)
+            self._pending[self._next] = (np.exp(row), s)
+            rows.append(row)
+            speeches.append(s)
+            self._next += 1
+        if rows:
+            sp = np.array(speeches, dtype=np.float64) if self.with_speech else None
+            self._emit(self.decoder.push(emission_scores(np.stack(rows), sp, self.options.floor)))
+
+    def _emit(self, decided) -> None:
         for state, t in decided:
-            row, s = pending.pop(t)
-            builder.add(state, t, _state_prob(row, state, s))
-        if track is not None and ts[-1] + 1 < n_windows:
-            track.drop_before(start_of(ts[-1] + 1))
-    return Timeline(key=source.key, duration=round(n / TARGET_SR, 3), segments=builder.finish(),
-                    num_windows=n_windows,
-                    speech_fraction=None if track is None else round(track.fraction(), 4))
+            row, s = self._pending.pop(t)
+            self.builder.add(state, t, _state_prob(row, state, s))
 
-
-def _log_posteriors(lid, waves: Sequence, batch_size: int) -> np.ndarray:
-    """(len(waves), L) log-softmax of the logits ``predict`` uses (one scoring path:
-    :meth:`GeoLID.classify_batch`, with enrolled centres and calibration)."""
-    out = []
-    for i in range(0, len(waves), max(1, batch_size)):
-        logits = lid.classify_batch(list(waves[i:i + batch_size])).scores.astype(np.float64)
-        top = logits.max(axis=1, keepdims=True)
-        out.append(logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True)))
-    return np.concatenate(out)
-
-
-class _Reader:
-    """A file read by span, or an in-memory waveform, as 16 kHz mono."""
-
-    def __init__(self, x, sample_rate: Optional[int], key: Optional[str]):
-        import os
-
-        self.info = self.wave = None
-        if isinstance(x, (str, os.PathLike)):
-            self.info = audio_info(x)
-            self.key = key or str(x)
-            self.n_samples = self.info.frames_16k
-        else:
-            if isinstance(x, tuple) and len(x) == 2:
-                x, sample_rate = x
-            self.key = key or "input_0"
-            self.wave = to_mono_16k(x, sample_rate, self.key)
-            self.n_samples = int(self.wave.shape[-1])
-
-    def read(self, start: int, end: int):
-        if self.wave is not None:
-            return self.wave[start:end]
-        return read_span(self.info, start, end)
-
-
-
-
-def add_timelines(lid, predictions, options: Optional[TimelineOptions] = None) -> None:
-    """Replace the ``segments`` of each successful file prediction by its timeline
-    (``geolid predict --timeline``)."""
-    from geolid.audio import AudioError
-
-    for p in predictions:
-        if p.ok and p.path is not None:
-            try:
-                p.segments = timeline_of(lid, p.path, key=p.key, options=options).segments
-            except AudioError as e:  # e.g. a read error further into the file
-                p.error = f"timeline: {e.reason}"
+    def finish(self) -> List[Segment]:
+        if self._arrived:
+            missing = sorted(set(range(len(self.windows))) - set(self._pending) - set(range(self._next)))
+            raise RuntimeError(f"timeline windows {missing[:5]} were never scored")
+        self._emit(self.decoder.finish())
+        return self.builder.finish()

@@ -4,10 +4,11 @@ The detector is Silero VAD (``silero-vad`` on PyPI, MIT): a small trained
 network whose weights ship inside its wheel, so it runs offline. It sees 512
 samples (32 ms at 16 kHz) at a time and carries a recurrent state, so an input
 is fed block by block (:class:`SpeechTrack`) and a long file is never read
-whole. The older energy rule (frames within 35 dB of the loud end) is kept as
-``detector="energy"`` for comparison (``bench/vad_compare.py``): it only finds
-pauses *relative* to the loudest part, so it calls white noise, tones and even
-digital silence "speech".
+whole. The older energy rule (frames within 35 dB of the loud end) is kept, once,
+as ``detector="energy"``, for one reason: ``bench/vad_compare.py`` measures Silero
+against it, and that comparison is why Silero is the default. It only finds pauses
+*relative* to the loudest part, so it calls white noise, tones and even digital
+silence "speech"; nothing else in geolid uses an energy rule.
 
 Uses:
 * :func:`is_no_speech`: inputs with (almost) no speech get the ISO 639-2 code
@@ -15,6 +16,9 @@ Uses:
 * :meth:`SpeechTrack.fraction`: the share of an input (or of a window) that is
   speech, reported as ``speech_fraction``;
 * :meth:`SpeechTrack.pause_midpoints`: where ``--vad`` cuts long files.
+
+The segmenter (:mod:`geolid.inference.segmenter`) feeds a track as it reads an
+input, so the detector sees each sample once, in the same pass as the model.
 """
 from __future__ import annotations
 
@@ -24,14 +28,13 @@ from typing import List, Optional
 
 import numpy as np
 
-from geolid.audio import TARGET_SR, AudioInfo, read_span
+from geolid.audio import TARGET_SR
 
 FRAME = 512                       # samples a decision (Silero's 16 kHz chunk)
 FRAME_S = FRAME / TARGET_SR       # 0.032 s
 SPEECH_THRESHOLD = 0.5            # Silero's own default
 ENERGY_DB_BELOW_PEAK = 35.0       # the energy rule (geolid's --vad before Silero)
 MIN_PAUSE_S = 0.2                 # a shorter pause is not a --vad cut point
-READ_BLOCK_S = 30.0               # span read from a file at a time
 
 # "No speech" (zxx): less than this much speech in the whole input. 0.5 s is
 # below the shortest spoken word-plus-syllable LID can use, and far above what
@@ -284,13 +287,3 @@ def track_array(wave, detector="silero") -> SpeechTrack:
     """Speech track of an in-memory 16 kHz waveform."""
     det = make_detector(detector) if isinstance(detector, str) else detector
     return SpeechTrack(det).feed(wave).finish()
-
-
-def track_file(info: AudioInfo, detector="silero", block_s: float = READ_BLOCK_S) -> SpeechTrack:
-    """Speech track of a file, read ``block_s`` seconds at a time."""
-    det = make_detector(detector) if isinstance(detector, str) else detector
-    track = SpeechTrack(det)
-    step = int(block_s * TARGET_SR) // FRAME * FRAME
-    for start in range(0, info.frames_16k, step):
-        track.feed(read_span(info, start, start + step))
-    return track.finish()

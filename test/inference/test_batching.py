@@ -46,31 +46,41 @@ def test_padding_cap():
 
 
 def test_gpu_batches_are_planned_by_seconds():
-    from geolid.inference.batching import plan_for_device
+    from geolid.inference.options import PredictOptions
+    from geolid.inference.pipeline import BatchPolicy
+
+    def plan(lengths, on_gpu, **kw):
+        return BatchPolicy.for_device(on_gpu, PredictOptions(**kw)).batches(lengths)
 
     short = [16000] * 40  # 40 clips of 1 s
-    assert plan_for_device(short, on_gpu=True, batch_seconds=20) == [list(range(20)), list(range(20, 40))]
+    assert plan(short, True, batch_seconds=20) == [list(range(20)), list(range(20, 40))]
     long = [30 * 16000] * 5  # 30 s windows: only 2 fit in 60 s
-    assert [len(b) for b in plan_for_device(long, on_gpu=True, batch_seconds=60)] == [2, 2, 1]
-    assert all(len(b) == 1 for b in plan_for_device(short, on_gpu=False))
-    assert len(plan_for_device(short, on_gpu=False, batch_size=8)) == 5
+    assert [len(b) for b in plan(long, True, batch_seconds=60)] == [2, 2, 1]
+    assert all(len(b) == 1 for b in plan(short, False))
+    assert len(plan(short, False, batch_size=8)) == 5
+    # the published recipe's batches: consecutive, in input order, whatever the lengths
+    mixed = [3, 9, 1, 7, 5]
+    assert BatchPolicy(size=4, consecutive=True).batches(mixed) == [[0, 1, 2, 3], [4]]
 
 
 def test_gpu_path_runs_on_cpu_with_bf16_autocast(lid, monkeypatch):
     """The GPU code path (batches by seconds, bf16 autocast, one host copy per batch),
     exercised on CPU: same answers as fp32 batch 1, in a single batch."""
-    from geolid.inference.api import GeoLID, InferenceOptions
+    from geolid.inference.api import GeoLID
+    from geolid.inference.scorer import TorchScorer
     from .conftest import noise
 
     waves = [noise(1.0 + 0.01 * i, seed=i) for i in range(12)]  # < 10% padding together
     want = lid.predict(waves, sample_rate=16000, locate=False)
-    gpu_like = GeoLID(lid.model, lid.files, device="cpu", dtype="bfloat16", geo_type=lid.geo_type)
-    monkeypatch.setattr(gpu_like, "_on_gpu", lambda: True)
+
+    class GpuLike(TorchScorer):
+        on_gpu = True
+
+    gpu_like = GeoLID(GpuLike(lid.model, lid.languages, "cpu", "bfloat16", lid.geo_type), lid.folder)
     calls = []
     score = lid.model.score
     monkeypatch.setattr(lid.model, "score", lambda s, n: calls.append(s.shape) or score(s, n))
-    got = gpu_like.predict(waves, sample_rate=16000, locate=False,
-                           options=InferenceOptions(batch_seconds=60))
+    got = gpu_like.predict(waves, sample_rate=16000, locate=False, batch_seconds=60)
     assert len(calls) == 1 and calls[0][0] == 12  # one batch: 12 windows < 60 s padded
     assert gpu_like.dtype == "bfloat16"
     for a, b in zip(got, want):

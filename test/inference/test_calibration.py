@@ -1,4 +1,5 @@
-"""Temperature scaling: the fit recovers a known temperature; GeoLID applies the stored one."""
+"""Temperature scaling: the fit recovers a known temperature; GeoLID applies the stored one
+(through the model's scoring head; the side file's validation: test/model/test_head_state.py)."""
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from geolid.inference.calibration import (CALIBRATION_FILE, expected_calibration_error,
-                                          fit_temperature, load_calibration, reliability,
-                                          save_calibration, softmax, summarise)
+from geolid.inference.calibration import (expected_calibration_error, fit_temperature, reliability,
+                                          softmax, summarise)
+from geolid.model.head_state import CALIBRATION_FILE, HeadState, write_head_state
 
 from .conftest import noise
 
@@ -47,19 +48,9 @@ def test_reliability_bins_by_hand():
     assert expected_calibration_error(probs, labels, 10) == pytest.approx((0.9 + 0.45 + 0.35) / 4)
 
 
-def test_bad_inputs_are_refused(tmp_path):
+def test_bad_inputs_are_refused():
     with pytest.raises(ValueError, match="labels"):
         fit_temperature(np.zeros((3, 2)), np.array([0, 1, 2]))
-    with pytest.raises(ValueError, match="positive"):
-        save_calibration(tmp_path, -1.0)
-    (tmp_path / "config.yaml").write_text("{}")
-    (tmp_path / CALIBRATION_FILE).write_text('{"temperature": "x"}')
-
-    class Files:
-        config = tmp_path / "config.yaml"
-
-    with pytest.raises(ValueError, match="calibrate"):
-        load_calibration(Files)
 
 
 def test_geolid_applies_stored_temperature(model_root, tmp_path):
@@ -73,11 +64,13 @@ def test_geolid_applies_stored_temperature(model_root, tmp_path):
     shutil.copytree(model_root, root)
     x = (noise(1.0, seed=5) * 3, 16000)
     plain = GeoLID.from_pretrained(str(root), device="cpu")
-    assert plain.calibration.temperature == 1.0
+    assert plain.folder.head.temperature == 1.0 and float(plain.model.head.temperature) == 1.0
     p1 = {s.code: s.probability for s in plain.predict(x, top_k=4).top_k}
-    save_calibration(root / EXP_REL, 3.0, fitted_on="test")
+    write_head_state(root / EXP_REL, HeadState().with_temperature(3.0, fitted_on="test"), plain.languages)
     assert json.loads((root / EXP_REL / CALIBRATION_FILE).read_text())["temperature"] == 3.0
     cal = GeoLID.from_pretrained(str(root), device="cpu")
+    assert float(cal.model.head.temperature) == 3.0
+    assert cal.identity().head and cal.identity().head != plain.identity().head
     p3 = {s.code: s.probability for s in cal.predict(x, top_k=4).top_k}
     # softmax(z/3) = normalised softmax(z)^(1/3)
     expect = {c: p ** (1 / 3) for c, p in p1.items()}
@@ -85,3 +78,18 @@ def test_geolid_applies_stored_temperature(model_root, tmp_path):
     for c in p1:
         assert p3[c] == pytest.approx(expect[c] / total, abs=2e-4)
     assert max(p3, key=p3.get) == max(p1, key=p1.get)
+
+
+def test_windowed_utterances_calibrate_each_window_before_the_mean():
+    from geolid.inference.calibration import Windowed
+
+    z, y = _sample(n=600, t_true=2.0, seed=3)
+    # every utterance as 2 windows: the same logits twice (weights 1 and 3) gives the plain fit
+    w = Windowed(np.repeat(z, 2, axis=0), np.repeat(np.arange(len(z)), 2), np.tile([1.0, 3.0], len(z)))
+    np.testing.assert_allclose(w.probabilities(2.0), softmax(z, 2.0), rtol=1e-9)
+    assert fit_temperature(w, y) == pytest.approx(fit_temperature(z, y), rel=1e-4)
+    mixed = Windowed(np.array([[4.0, 0.0], [0.0, 2.0]]), np.array([0, 0]), np.array([1.0, 3.0]))
+    np.testing.assert_allclose(mixed.probabilities(2.0)[0],
+                               (softmax(np.array([4.0, 0.0]), 2.0) + 3 * softmax(np.array([0.0, 2.0]), 2.0)) / 4)
+    sub = w.subset(np.arange(len(z)) % 2 == 0)
+    assert len(sub) == len(z) // 2

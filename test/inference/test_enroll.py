@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from geolid.inference.enroll import (ENROLLED_FILE, EnrollError, centres_from_embeddings,
-                                     check_code, collect_clips)
+from geolid.inference.enroll import EnrollError, centres_from_embeddings, check_code, collect_clips
+from geolid.model.errors import ModelError
+from geolid.model.head_state import ENROLLED_FILE
 
 from .conftest import LANGS, noise, write
 
@@ -89,9 +90,10 @@ def test_enrol_known_language_adds_extra_centres(fresh, tmp_path):
     base = fresh.predict(dialect, top_k=4)
     fresh.enroll({"fra": dialect}, method="kmeans")
     assert fresh.languages == LANGS and fresh.model.loss.weight.shape[0] == 12
-    assert len(fresh.extra_centres) == 3 and set(fresh.extra_centres.classes) == {1}
+    head = fresh.model.head
+    assert head.extra_classes.numel() == 3 and set(head.extra_classes.tolist()) == {1}
     fresh.enroll({"fra": dialect[:2]})                  # default "mean": one more centre
-    assert len(fresh.extra_centres) == 4
+    assert fresh.model.head.extra_classes.numel() == 4 and len(fresh.folder.head.extra_classes) == 4
     after = fresh.predict(dialect, top_k=4)
     for b, a in zip(base, after):
         assert a.language == "fra"
@@ -103,7 +105,7 @@ def test_enrol_known_language_adds_extra_centres(fresh, tmp_path):
     # the weight file alone is a plain checkpoint: dropping enrolled.json gives the base model
     next(out.glob(f"*/*/{ENROLLED_FILE}")).unlink()
     plain = GeoLID.from_pretrained(str(out), device="cpu")
-    assert plain.extra_centres is None
+    assert not plain.model.head.has_extra_centres and not plain.identity().head
     for b, p in zip(base, plain.predict(dialect, top_k=4)):
         assert p.top_k[0].probability == pytest.approx(b.top_k[0].probability, abs=1e-5)
 
@@ -123,9 +125,19 @@ def test_collect_clips_errors(tmp_path):
 def test_save_refuses_non_empty_out(fresh, tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "f").write_text("keep")
-    with pytest.raises(EnrollError, match="not empty"):
+    with pytest.raises(ModelError, match="not empty"):
         fresh.save(tmp_path / "x")
     assert (tmp_path / "x" / "f").read_text() == "keep"
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(ModelError, match="is a file"):
+        fresh.save(tmp_path / "file")
+    with pytest.raises(ModelError, match="source model"):
+        fresh.save(fresh.folder.exp)
+    with pytest.raises(ModelError, match="source model"):
+        fresh.save(fresh.folder.exp / "inside")
+    assert (tmp_path / "file").read_text() == "keep"
+    out = fresh.save(tmp_path / "x", overwrite=True)
+    assert not (out / "f").exists() and next(out.glob("*/*/config.yaml")).is_file()
 
 
 def test_cli_enroll_then_languages_and_predict(model_root, tmp_path, capsys):
@@ -147,3 +159,30 @@ def test_cli_enroll_then_languages_and_predict(model_root, tmp_path, capsys):
     assert main(["enroll", "--model", str(model_root), "--out", str(tmp_path / "o2"),
                  str(tmp_path / "bad")]) == 2
     assert "not an ISO 639-3" in capsys.readouterr().err
+
+
+def test_offset_method_writes_offsets_that_the_head_applies(fresh, tmp_path):
+    """method="offset": mean centres plus a logit offset per new language, capped by
+    reference clips of a known language; saved in enrolled.json, applied by the head after
+    loading, and part of the model's identity."""
+    from geolid.inference.api import GeoLID
+    from geolid.inference.enroll import embedding_logits
+
+    train = _clips("tone", 6)
+    reference = {"eng": _clips("brown", 4, seed=7)}
+    summary = fresh.enroll({"amh": train}, method="offset", reference=reference)
+    assert "offset" in summary["amh"] and summary["amh"]["offset"] <= 0.0
+    offsets = fresh.folder.head.offsets
+    assert offsets.shape == (5,) and list(offsets[:4]) == [0.0] * 4
+    assert fresh.model.head.offsets.numel() == 5
+    out = fresh.save(tmp_path / "offset")
+    again = GeoLID.from_pretrained(str(out), device="cpu")
+    np.testing.assert_allclose(again.model.head.offsets.numpy(), offsets, atol=1e-6)
+    assert again.identity().head and again.identity().head == fresh.folder.identity().head
+    emb = fresh.embed(train[0])[None]
+    with_offsets = embedding_logits(again, emb, calibrated=False)
+    again.model.head.install()                   # identity head: no offsets
+    plain = embedding_logits(again, emb, calibrated=False)
+    np.testing.assert_allclose(with_offsets - plain, offsets[None], atol=1e-5)
+    with pytest.raises(EnrollError, match="must be of the model's languages"):
+        fresh.enroll({"tir": train}, method="offset", reference={"xho": train})

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from geolid.inference import api, numerics
-from geolid.inference.api import GeoLID
+from geolid.inference import numerics
+from geolid.inference.scorer import resolve_dtype
 
 from .conftest import noise
 
@@ -34,10 +34,10 @@ def test_nan_outputs_become_error_records(lid, monkeypatch):
 
 def test_auto_never_picks_float16(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
-    assert api._resolve_dtype("auto", torch.device("cuda")) == "float32"
+    assert resolve_dtype("auto", "cuda") == "float32"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    assert api._resolve_dtype("auto", torch.device("cuda")) == "bfloat16"
-    assert api._resolve_dtype("auto", torch.device("cpu")) == "float32"
+    assert resolve_dtype("auto", "cuda") == "bfloat16"
+    assert resolve_dtype("auto", "cpu") == "float32"
 
 
 def test_low_precision_check_agrees_on_a_healthy_model(lid):
@@ -51,3 +51,23 @@ def test_auto_falls_back_to_float32_when_the_check_fails(lid, monkeypatch, caplo
     assert not ok and "not finite" in why
     assert numerics.checked_auto_dtype(lid.model, torch.device("cpu"), "bfloat16") == "float32"
     assert "float32" in caplog.text
+
+
+def test_a_nan_row_of_classify_batch_gets_no_label(lid):
+    """A NaN waveform row (or NaN outputs) is not a language: None, index -1, ok False;
+    the other rows of the batch are unaffected."""
+    good = noise(1.0, seed=4)
+    bad = good.copy()
+    bad[100] = float("nan")
+    out = lid.classify_batch([good, bad])
+    assert out.ok.tolist() == [True, False]
+    assert out.languages[0] in lid.languages and out.languages[1] is None and out.indices[1] == -1
+    np.testing.assert_allclose(out.scores[0], lid.classify_batch([good]).scores[0], atol=1e-5)
+
+
+def test_timeline_of_a_nan_model_is_an_error_not_a_segment(lid, monkeypatch):
+    _nan_scores(monkeypatch, lid.model)
+    with pytest.raises(Exception, match="not finite"):
+        lid.timeline((noise(3.0, seed=1), 16000))
+    (p,) = lid.predict([(noise(3.0, seed=1), 16000)], timeline=True)
+    assert p.error and "not finite" in p.error and p.segments is None

@@ -31,10 +31,12 @@ def test_weights_bounded_and_unlocated_mass_kept():
 def test_confident_answer_never_flips_at_default_strength():
     prior = LocationPrior(Near(-6.0, 35.0, 300), list(LOCS), LOCS)   # next to swh
     file_p = np.array([0.92, 0.0, 0.08, 0.0])                      # 11.5x odds for eng
-    win, after, note = prior.apply(file_p[None], file_p, lambda x: x[0])
+    after = prior.reweight(file_p)
+    note = prior.note(file_p, after)
     assert np.argmax(after) == 0 and note["changed"] is False
     unsure = np.array([0.55, 0.0, 0.45, 0.0])
-    _, after, note = prior.apply(unsure[None], unsure, lambda x: x[0])
+    after = prior.reweight(unsure)
+    note = prior.note(unsure, after)
     assert np.argmax(after) == 2 and note["changed"] is True
     assert note["language_without_prior"] == "eng" and note["probability_without_prior"] == 0.55
 
@@ -65,6 +67,13 @@ def test_api_near_records_the_prior(lid, tmp_path):
     assert near.prior["lat"] == 39.9 and near.prior["radius_km"] == 300
     assert near.prior["language_without_prior"] == plain.top_k[0].code
     assert near.to_dict()["prior"]["changed"] == (near.language != plain.language)
+    # the prior is not the identity: the record is the model's distribution reweighted by it
+    before = np.array([{s.code: s.probability for s in plain.top_k}[c] for c in lid.languages])
+    after = np.array([{s.code: s.probability for s in near.top_k}[c] for c in lid.languages])
+    expected = lid.location_prior("39.9,116.4,300").reweight(before)
+    np.testing.assert_allclose(after, expected, atol=2e-5)
+    cmn = lid.languages.index("cmn")
+    assert after[cmn] / before[cmn] > 5      # ~10x: the prior's full odds change, not the identity
 
 
 def test_cli_near(model_root, tmp_path, capsys):
@@ -79,6 +88,11 @@ def test_cli_near(model_root, tmp_path, capsys):
                  "--near", "48.8,2.3,400", "--near-strength", "0.5", str(wav)]) == 0
     rec = json.loads(capsys.readouterr().out)["predictions"][0]
     assert rec["prior"]["strength"] == 0.5 and rec["prior"]["radius_km"] == 400
+    assert main(["predict", "--model", str(model_root), "--format", "json", "-q", "--device", "cpu",
+                 str(wav)]) == 0
+    plain = json.loads(capsys.readouterr().out)["predictions"][0]
+    p_fra = {s["code"]: s["probability"] for s in rec["top_k"]}["fra"]
+    assert p_fra > {s["code"]: s["probability"] for s in plain["top_k"]}["fra"]   # Paris: French gains
     for bad in (["--near", "Paris"], ["--near-strength", "0.3"]):
         assert main(["predict", "--model", str(model_root), "-q", *bad, str(wav)]) == 2
         assert "near" in capsys.readouterr().err

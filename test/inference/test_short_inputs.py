@@ -6,7 +6,6 @@ import json
 import pytest
 
 from geolid.cli.main import main
-from geolid.inference.api import InferenceOptions
 from geolid.audio import AudioError
 from geolid.inference.short_inputs import MIN_DURATION
 
@@ -28,7 +27,7 @@ def test_below_the_minimum_is_an_error_record(lid):
 
 def test_the_minimum_can_be_lowered(lid):
     p = lid.predict(noise(MIN_DURATION * 0.5), sample_rate=16000,
-                    options=InferenceOptions(min_duration=0.0))
+                    min_duration=0.0)
     assert p.ok and p.duration == pytest.approx(MIN_DURATION * 0.5, abs=1e-3)
 
 

@@ -1,5 +1,6 @@
 """Language timeline: Viterbi on synthetic posteriors, streaming decoder = offline
-decoder, segment merging, and timeline_of end to end with a deterministic scorer."""
+decoder, segment merging, and ``GeoLID.timeline`` / ``--timeline`` end to end with a
+deterministic scorer (one pass over the audio for the record and its timeline)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from geolid.inference.timeline import (OnlineViterbi, TimelineOptions, decode_timeline,
-                                       emission_scores, timeline_of, viterbi)
+from geolid.inference.options import TimelineOptions
+from geolid.inference.timeline import OnlineViterbi, decode_timeline, emission_scores, viterbi
 
 from .conftest import tone, write
 from .test_long_audio import stub  # noqa: F401  (deterministic two-language scorer)
@@ -102,39 +103,47 @@ def test_cli_defaults_are_the_api_defaults():
 
 
 def test_options_are_checked():
-    for bad in (TimelineOptions(window=0), TimelineOptions(hop=3.0), TimelineOptions(switch_penalty=-1)):
+    for bad in (TimelineOptions(window=0), TimelineOptions(hop=3.0), TimelineOptions(switch_penalty=-1),
+                TimelineOptions(window=float("inf"))):
         with pytest.raises(ValueError):
             bad.check()
 
 
-def test_timeline_of_finds_the_change_in_a_file(stub, tmp_path):  # noqa: F811
+def test_timeline_finds_the_change_in_a_file(stub, tmp_path):  # noqa: F811
     lid, _ = stub
     x = np.concatenate([tone(7.3, 200), tone(6.1, 2000)])   # "eng" then "fra"
     path = write(tmp_path / "two.wav", x, subtype="FLOAT")  # PCM zeros would fool the stub
-    opts = TimelineOptions(speech_detector="none", chunk_windows=5)
-    tl = timeline_of(lid, str(path), options=opts)
+    opts = TimelineOptions()
+    tl = lid.timeline(str(path), speech_detector="none")
     assert [s.language for s in tl.segments] == ["eng", "fra"]
     assert tl.segments[0].end == pytest.approx(7.3, abs=0.5)   # within one hop
     assert tl.segments[0].start == 0.0 and tl.segments[-1].end == tl.duration == 13.4
-    assert tl.num_windows == int(np.ceil((13.4 - opts.window) / opts.hop)) + 1
-    # chunking does not change the answer; arrays work like files
-    big = timeline_of(lid, (x, SR), options=TimelineOptions(speech_detector="none", chunk_windows=1000))
-    assert [(s.language, s.start, s.end) for s in big.segments] == \
+    # arrays work like files
+    arr = lid.timeline((x, SR), speech_detector="none")
+    assert [(s.language, s.start, s.end) for s in arr.segments] == \
         [(s.language, s.start, s.end) for s in tl.segments]
+    # decoding the same windows offline gives the same segments
+    from geolid.inference.segmenter import timeline_windows
+    from geolid.inference.utterance import log_softmax
+
+    windows = timeline_windows(len(x), opts.window, opts.hop)
+    logits = lid.classify_batch([x[w.start:w.end] for w in windows]).scores
+    offline = decode_timeline(log_softmax(logits), lid.languages, opts.window, opts.hop, len(x) / SR)
+    assert [(s.language, s.start, s.end) for s in offline] == [(s.language, s.start, s.end) for s in tl.segments]
     # a file shorter than one window is one segment
-    short = timeline_of(lid, (tone(1.0, 200), SR), options=TimelineOptions(speech_detector="none"))
+    short = lid.timeline((tone(1.0, 200), SR), speech_detector="none")
     assert [(s.language, s.start, s.end) for s in short.segments] == [("eng", 0.0, 1.0)]
 
 
 def test_timeline_with_the_detector_marks_silence_zxx(stub, tmp_path, monkeypatch):  # noqa: F811
     """Speech detector on: the stub scores speech by pitch, Silero finds the pause."""
     monkeypatch.delenv("GEOLID_SPEECH_DETECTOR", raising=False)
-    from geolid.demo.espeak import synthesize
+    from geolid_demo.espeak import synthesize
 
     lid, _ = stub
     talk = synthesize("The farmer carried water up the hill after lunch, and then he slept.", "en-gb")
     x = np.concatenate([talk, np.zeros(4 * SR, "float32"), talk])
-    tl = timeline_of(lid, (x, SR))
+    tl = lid.timeline((x, SR))
     langs = [s.language for s in tl.segments]
     assert "zxx" in langs and langs[0] != "zxx" and langs[-1] != "zxx"
     z = tl.segments[langs.index("zxx")]
@@ -142,7 +151,7 @@ def test_timeline_with_the_detector_marks_silence_zxx(stub, tmp_path, monkeypatc
     assert 0.3 < tl.speech_fraction < 0.9
 
 
-def test_file_is_read_chunk_by_chunk(stub, tmp_path, monkeypatch):  # noqa: F811
+def test_timeline_and_the_record_read_the_audio_once(stub, tmp_path, monkeypatch):  # noqa: F811
     import soundfile as sf
 
     lid, scorer = stub
@@ -151,10 +160,10 @@ def test_file_is_read_chunk_by_chunk(stub, tmp_path, monkeypatch):  # noqa: F811
     real = sf.SoundFile.read
     monkeypatch.setattr(sf.SoundFile, "read",
                         lambda self, frames=-1, *a, **kw: reads.append(frames) or real(self, frames, *a, **kw))
-    tl = timeline_of(lid, str(path), options=TimelineOptions(speech_detector="none", chunk_windows=16))
-    assert [s.language for s in tl.segments] == ["eng"]
-    assert max(reads) <= (15 * 0.5 + 2) * SR + 2             # one chunk's span per read
-    assert max(b * t for b, t in scorer.shapes) <= 16 * 2 * SR
+    p = lid.predict(str(path), timeline=True, speech_detector="none", locate=False)
+    assert [s.language for s in p.segments] == ["eng"] and p.language == "eng"
+    assert sum(reads) <= 120 * SR + 2 * len(reads) and max(reads) <= 10 * SR + 2   # once, by block
+    assert max(b * t for b, t in scorer.shapes) <= 30 * SR
 
 
 def test_cli_timeline_fills_segments(model_root, tmp_path, capsys):
