@@ -1,6 +1,7 @@
 """Data-directory jobs of the recipe: corpus preparation, perturbation, format, job splits.
 
-``prepare`` is also ``geolid prepare``. Usage (standalone)::
+``prepare`` is ``geolid prepare`` (parsers and runner in :mod:`geolid.cli.prepare`,
+mounted here unchanged). Usage (standalone)::
 
     python -m geolid.bin.data_prep prepare voxlingua107 ROOT OUT
     python -m geolid.bin.data_prep prepare fleurs ROOT OUT [--languages en_us ...] [--download]
@@ -13,6 +14,8 @@
     python -m geolid.bin.data_prep speed-perturb SRC DST [--factors 0.9 1.0 1.1]
     python -m geolid.bin.data_prep format SRC DST [--audio-dir D] [--fs 16000]
                                      [--audio-format wav|flac] [--nj N] [--skip-bad]
+                                     [--multi-columns-input true|false]
+                                     [--multi-columns-output true|false]
     python -m geolid.bin.data_prep split-scp SCP N OUT_DIR
     python -m geolid.bin.data_prep merge FILE [FILE ...] --out OUT
     python -m geolid.bin.data_prep split-data DATA_DIR N OUT_DIR
@@ -28,124 +31,19 @@ import logging
 import sys
 from typing import List, Optional
 
-
-def _voxlingua107(args) -> None:
-    from geolid.data.corpora.voxlingua107 import prepare_voxlingua107
-    _report(prepare_voxlingua107(args.root, args.out))
+from geolid.cli.prepare import add_prepare_subcommands, run_prepare
 
 
-def _fleurs(args) -> None:
-    from geolid.data.corpora.fleurs import prepare_fleurs
-    _report(prepare_fleurs(args.root, args.out, languages=args.languages,
-                           download=args.download, revision=args.revision))
+def str2bool(value: str) -> bool:
+    """ESPnet's ``str2bool``, imported when an option is parsed (this module stays light)."""
+    from espnet2.utils.types import str2bool as espnet_str2bool
 
-
-def _ml_superb2(args) -> None:
-    from geolid.data.corpora.ml_superb2 import SPLITS, prepare_ml_superb2
-    _report(prepare_ml_superb2(args.root, args.out, download=args.download,
-                               splits=args.splits or tuple(SPLITS), revision=args.revision))
-
-
-def _voxpopuli(args) -> None:
-    from geolid.data.corpora.voxpopuli import prepare_voxpopuli
-    _report(prepare_voxpopuli(args.root, args.out, languages=args.languages))
-
-
-def _babel(args) -> None:
-    from geolid.data.corpora.babel import prepare_babel
-    _report(prepare_babel(args.root, args.out, min_duration=args.min_duration,
-                          sph2pipe=args.sph2pipe, babel_ids=args.ids))
-
-
-def _combine(args) -> None:
-    from geolid.data.datadir import combine_data_dirs
-    _report([combine_data_dirs(args.dirs, args.out, dataset_names=args.names)])
-
-
-def _cross(args) -> None:
-    from geolid.data.datadir import filter_to_languages
-    _report([filter_to_languages(args.test_dir, args.out, args.train)])
-
-
-def _validate(args) -> None:
-    from geolid.data.datadir import validate_data_dir
-    for d in args.dirs:
-        data = validate_data_dir(d, check_audio=args.check_audio)
-        print(f"{d}: OK ({len(data.utt2lang)} utterances, {len(data.languages)} languages)")
+    return espnet_str2bool(value)
 
 
 def _report(paths) -> None:
     for p in paths:
         print(p)
-
-
-def add_prepare_subcommands(subparsers) -> argparse.ArgumentParser:
-    """Register ``prepare <corpus|combine|cross|validate>`` on an argparse subparsers object.
-
-    Each leaf parser sets ``func`` (called with the parsed args). Returns the
-    ``prepare`` parser.
-    """
-    prep = subparsers.add_parser("prepare", help="corpus preparation (Kaldi data dirs)",
-                                 description="Prepare Kaldi-style data directories.")
-    sub = prep.add_subparsers(dest="prepare_command", metavar="{voxlingua107,fleurs,"
-                              "ml_superb2,voxpopuli,babel,combine,cross,validate}")
-    sub.required = True
-
-    def corpus(name, func, help_, root_help):
-        p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument("root", help=root_help)
-        p.add_argument("out", help="folder the data directories are written into (e.g. data)")
-        p.set_defaults(func=func)
-        return p
-
-    corpus("voxlingua107", _voxlingua107,
-           "VoxLingua107 -> train_voxlingua107_lang, dev_voxlingua107_lang",
-           "VoxLingua107 folder: ROOT/<lang>/*.wav and ROOT/dev/<lang>/*.wav")
-    p = corpus("fleurs", _fleurs, "FLEURS -> train_fleurs_lang, test_fleurs_lang",
-               "raw FLEURS copy: ROOT/<id>/{train,test}.tsv, ROOT/<id>/audio/<split>/*.wav")
-    p.add_argument("--languages", nargs="+", metavar="ID", help="FLEURS ids (default: all found)")
-    p.add_argument("--download", action="store_true",
-                   help="fetch missing languages from the Hugging Face Hub (google/fleurs)")
-    p.add_argument("--revision", help="Hub revision to download")
-    p = corpus("ml_superb2", _ml_superb2,
-               "ML-SUPERB 2.0 -> train/dev/dev_dialect _ml_superb2_lang",
-               "local copy: ROOT/<split>/<language>/<id>.wav")
-    p.add_argument("--splits", nargs="+", choices=["train", "dev", "dev_dialect"])
-    p.add_argument("--download", action="store_true",
-                   help="fetch missing splits from the Hugging Face Hub (espnet/ml_superb_hf; "
-                        "needs pyarrow)")
-    p.add_argument("--revision", help="Hub revision to download")
-    p = corpus("voxpopuli", _voxpopuli, "VoxPopuli -> train/dev/test _voxpopuli_lang",
-               "folder holding _transcribed_data/<lang>/asr_{train,dev}.tsv")
-    p.add_argument("--languages", nargs="+", metavar="LANG", help="VoxPopuli codes (default: 16)")
-    p = corpus("babel", _babel, "Babel -> train/dev _babel_lang (the >= 10 s sets are made "
-                                 "after formatting, by lid.sh stage 3)",
-               "folder holding BABEL_<id>/conversational/{training,dev}")
-    p.add_argument("--min-duration", type=float, default=None,
-                   help="early cut on the time marks, in seconds (default none; the published "
-                        "10 s rule is applied to the 16 kHz sample count after formatting)")
-    p.add_argument("--sph2pipe", help="sph2pipe binary: write piped wav.scp commands "
-                                      "(needed for shorten-compressed .sph)")
-    p.add_argument("--ids", nargs="+", metavar="ID", help="Babel ids, e.g. 101 (default: all)")
-
-    p = sub.add_parser("combine", help="merge data dirs, writing utt2dataset/dataset2utt")
-    p.add_argument("out", help="output data directory (e.g. data/train_all_no_filter_lang)")
-    p.add_argument("dirs", nargs="+", help="input data directories")
-    p.add_argument("--names", nargs="+", help="dataset names (default: folder names)")
-    p.set_defaults(func=_combine)
-
-    p = sub.add_parser("cross", help="cut a test set down to a training set's languages")
-    p.add_argument("test_dir", help="test data directory")
-    p.add_argument("train", help="training data directory (or its lang2utt file)")
-    p.add_argument("out", help="output data directory (<test>_cross_<train>)")
-    p.set_defaults(func=_cross)
-
-    p = sub.add_parser("validate", help="check data directories")
-    p.add_argument("dirs", nargs="+", help="data directories")
-    p.add_argument("--check-audio", action="store_true",
-                   help="also check that every audio file exists and is readable")
-    p.set_defaults(func=_validate)
-    return prep
 
 
 def _speed_perturb(args) -> None:
@@ -157,7 +55,9 @@ def _format(args) -> None:
     from geolid.data.format import format_data_dir
     _report([format_data_dir(args.src, args.dst, audio_dir=args.audio_dir, sample_rate=args.fs,
                              audio_format=args.audio_format, nj=args.nj,
-                             progress=not args.no_progress, skip_bad=args.skip_bad)])
+                             progress=not args.no_progress, skip_bad=args.skip_bad,
+                             multi_columns_input=args.multi_columns_input,
+                             multi_columns_output=args.multi_columns_output)])
 
 
 def _split_scp(args) -> None:
@@ -222,6 +122,12 @@ def add_dump_subcommands(subparsers) -> None:
                    help="leave unreadable utterances out (listed in DST/format_errors) instead "
                         "of failing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--multi-columns-input", type=str2bool, default=False, metavar="true|false",
+                   help="wav.scp values list one file per channel group (utt a.wav b.wav), "
+                        "concatenated along channels, as ESPnet's format_wav_scp")
+    p.add_argument("--multi-columns-output", type=str2bool, default=False, metavar="true|false",
+                   help="keep the channels, one mono file each (<utt>-CH<c>.wav), listed as "
+                        "wav.scp columns, as ESPnet's format_wav_scp (default: downmix to mono)")
     p.set_defaults(func=_format)
 
     p = subparsers.add_parser("split-scp", help="split a Kaldi file into N contiguous parts",
@@ -265,14 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args) -> int:
     """Run a parsed command; data errors print a message and return 1."""
-    from geolid.data.datadir import DataPrepError
-    from geolid.utils.jobs import KaldiFileError
-
-    try:
-        return args.func(args) or 0
-    except (DataPrepError, KaldiFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_prepare(args)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

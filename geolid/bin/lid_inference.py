@@ -1,26 +1,41 @@
 #!/usr/bin/env python3
-"""Recipe stage 6: language ID (and embeddings) for a Kaldi data folder.
+"""Recipe stage 6: the model's posteriors (and embeddings) for a Kaldi data folder.
 
-    python -m geolid.bin.lid_inference --output_dir DIR \
-        --data_path_and_name_and_type data/SET/wav.scp,speech,sound \
-        [--data_path_and_name_and_type data/SET/utt2lang,lid_labels,text] \
-        --lid_train_config exp/lid_x/config.yaml --lid_model_file exp/lid_x/valid.accuracy.best.pth \
-        [--valid_batch_size 8] [--ngpu 1] [--extract_embd true --save_embd_per_utt true ...]
+    python -m geolid.bin.lid_inference --output_dir DIR \\
+        --data_path_and_name_and_type data/SET/wav.scp,speech,sound \\
+        [--data_path_and_name_and_type data/SET/utt2lang,lid_labels,text] \\
+        --lid_train_config exp/lid_x/config.yaml --lid_model_file exp/lid_x/valid.accuracy.best.pth \\
+        [--valid_batch_size 8] [--ngpu 1] [--published_batching true] [--extract_embd true ...]
 
-Scores come from the same path as ``geolid predict`` (:meth:`GeoLID.classify_batch`
--> ``model.score``), for geo and baseline models alike; whole utterances, no
-windowing, batched by length (outputs do not depend on the batch).
+Utterances are scored by the one rule ``geolid predict`` uses
+(:mod:`geolid.inference.utterance`: 30 s windows for longer utterances, speech-weighted
+mean of the windows' probabilities), with the model *as trained*: its calibration
+temperature (stage 7 writes it) is not applied, so this stage's outputs do not depend
+on whether stage 7 ran before. Decisions that ``geolid predict`` adds on top (``zxx``,
+``unknown``, a minimum duration) are not taken: every utterance gets the model's argmax.
 
-Writes into ``--output_dir`` (SET = the data folder's name, as ESPnet's
-``lid_inference``, whose flags this keeps):
+``--published_batching true`` reproduces the published stage 6 bit for bit instead:
+batches of ``--valid_batch_size`` (4 in the published run scripts) consecutive
+``wav.scp`` utterances, zero-padded to the longest, whole utterances, through the
+model with ``batch_invariant: false`` (each utterance's output then depends on its
+batch-mates; docs/batching.md).
+
+Writes into ``--output_dir`` (SET = the data folder's name, as ESPnet's ``lid_inference``):
+
 * ``SET_lids``: ``utt iso3`` (the argmax, as ESPnet);
-* ``SET_lids_topk``: ``utt iso3:prob iso3:prob ...``, the ``--top_k`` most likely
-  languages with their probabilities (softmax of the scaled cosines);
-* with ``--extract_embd true``: ``SET_lang_to_embds.npz`` (L2-normalised
-  embeddings by reference language, needs utt2lang), and with
-  ``--save_embd_per_utt`` ``SET_utt_embds.npz``, with ``--save_embd_avg_lang``
-  ``SET_lang_to_avg_embd.npz`` (normalised mean per language).
-A rerun resumes: finished utterances are kept in ``.SET_progress.jsonl``.
+* ``SET_lids_topk``: ``utt iso3:prob iso3:prob ...``, the ``--top_k`` most likely languages;
+* ``SET_posteriors.npz``: ``utts`` (N,), ``languages`` (C,), ``log_posteriors`` (N, C),
+  ``logits`` (N, C, the weighted mean of the windows' logits) and ``embedding_norms``
+  (N,), and every window's ``window_logits`` (M, C), ``window_weights`` (M,) and
+  ``window_keys`` (M,, its utterance): the full posteriors, from which stage 7
+  calibrates (and fits the unknown-language score) without another pass;
+* ``SET_model.json``: the model (weights sha256, head fingerprint) and options behind them;
+* with ``--extract_embd true``: ``SET_lang_to_embds.npz`` (L2-normalised embeddings by
+  reference language, needs utt2lang), and with ``--save_embd_per_utt`` ``SET_utt_embds.npz``,
+  with ``--save_embd_avg_lang`` ``SET_lang_to_avg_embd.npz`` (normalised mean per language).
+
+A rerun resumes from ``.SET_progress.jsonl`` (the same resumable store as ``geolid predict
+--out``): records of the same model and options are kept, anything else is started afresh.
 """
 from __future__ import annotations
 
@@ -37,6 +52,7 @@ from espnet2.utils.types import str2bool
 logger = logging.getLogger("geolid.lid_inference")
 
 DTYPES = ("float32", "bfloat16", "float16")
+PUBLISHED_BATCH_SIZE = 4
 
 
 def data_triple(value: str) -> Tuple[str, str, str]:
@@ -52,12 +68,16 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--output_dir", required=True)
     p.add_argument("--data_path_and_name_and_type", type=data_triple, action="append", required=True,
                    help="wav.scp,speech,sound and optionally utt2lang,lid_labels,text")
-    p.add_argument("--lid_train_config", required=True)
+    p.add_argument("--lid_train_config", required=True,
+                   help="the experiment's config.yaml (must lie beside --lid_model_file)")
     p.add_argument("--lid_model_file", required=True)
     p.add_argument("--ngpu", type=int, default=0, help="0: CPU; >= 1: one GPU")
-    p.add_argument("--valid_batch_size", type=int, default=8, help="utterances per batch")
+    p.add_argument("--valid_batch_size", type=int, default=8, help="utterances (windows) per batch")
     p.add_argument("--batch_seconds", type=float, default=240.0,
                    help="at most this much padded audio per batch (memory bound)")
+    p.add_argument("--published_batching", type=str2bool, default=False,
+                   help="reproduce the published stage 6: consecutive batches of --valid_batch_size "
+                        "whole utterances, zero-padded, batch_invariant false")
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="float32 (as the published evaluation), or bf16/fp16 autocast on GPU")
     p.add_argument("--top_k", type=int, default=5, help="languages per line of SET_lids_topk")
@@ -66,20 +86,12 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--save_embd_avg_lang", type=str2bool, default=False)
     p.add_argument("--fix_duration", type=str2bool, default=False,
                    help="must be false: inference uses whole utterances")
-    p.add_argument("--checkpoint_interval", type=int, default=1000,
-                   help="utterances between progress flushes (resume points)")
     p.add_argument("--log_level", default="INFO")
-    # Accepted for command-line compatibility with ESPnet's lid_inference; no effect here.
-    for flag in ("--num_workers", "--seed", "--target_duration", "--max_utt_per_lang_for_tsne",
-                 "--perplexity", "--max_iter"):
-        p.add_argument(flag, help=argparse.SUPPRESS)
-    for flag in ("--save_tsne_plot", "--use_tensorboard", "--use_matplotlib", "--resume"):
-        p.add_argument(flag, type=str2bool, help=argparse.SUPPRESS)
     return p
 
 
 def read_inputs(triples: Sequence[Tuple[str, str, str]]) -> Tuple[str, Dict[str, str], Dict[str, str]]:
-    """(set name, utt -> audio path, utt -> reference language or {})."""
+    """(set name, utt -> audio path (wav.scp order), utt -> reference language or {})."""
     from geolid.utils.fileio import read_kaldi_map
 
     by_name = {name: path for path, name, _ in triples}
@@ -98,118 +110,130 @@ def read_inputs(triples: Sequence[Tuple[str, str, str]]) -> Tuple[str, Dict[str,
     return set_name, audio, {u: v.split()[0] for u, v in labels.items() if v}
 
 
-def load_model(config: str, model_file: str, device: str, dtype: str):
-    """The recipe's model as a :class:`GeoLID` (config paths relative to the cwd, as ESPnet)."""
+def recipe_options(args, top_k: int):
+    """The options of the recipe's scoring (the utterance rule of ``geolid predict``, no
+    minimum duration: every utterance of a recipe set is scored)."""
+    from geolid.inference.options import PredictOptions
+
+    if args.published_batching:
+        return PredictOptions(window=None, speech_detector="none", min_duration=0.0, top_k=top_k,
+                              locate=False)
+    return PredictOptions(min_duration=0.0, top_k=top_k, locate=False,
+                          batch_size=args.valid_batch_size, batch_seconds=args.batch_seconds)
+
+
+def load_model(config: str, model_file: str, device: str, dtype: str, published: bool):
+    """The recipe's model, uncalibrated (the posteriors as trained), as a GeoLID."""
     from geolid.inference.api import GeoLID
-    from geolid.inference.hub import ModelFiles
-    from geolid.languages import read_class_order
-    from geolid.tasks.build import build_model_from_file
+    from geolid.inference.scorer import TorchScorer
+    from geolid.model.folder import ModelFolder
+    from geolid.model.loading import load_torch_model
 
-    model, args = build_model_from_file(config, model_file, device)
-    lang2utt = Path(args.lang2utt)
-    files = ModelFiles(Path(config), Path(model_file), Path.cwd(), lang2utt,
-                       read_class_order(lang2utt), source=str(model_file))
-    return GeoLID(model, files, device=device, dtype=dtype)
-
-
-class Progress:
-    """Finished utterances, appended as JSON lines so an interrupted job resumes.
-
-    The first line names the model (path, size, mtime); results of another model
-    (e.g. a rerun with another --inference_model) are discarded, not reused.
-    """
-
-    def __init__(self, path: Path, model_file: Optional[str] = None):
-        self.path = path
-        self.done: Dict[str, dict] = {}
-        self.header = {"model": None}
-        if model_file is not None:
-            st = Path(model_file).stat()
-            self.header = {"model": str(Path(model_file).resolve()), "size": st.st_size,
-                           "mtime_ns": st.st_mtime_ns}
-        if path.is_file():
-            with path.open(encoding="utf-8") as f:
-                lines = f.readlines()
-            try:
-                same_model = bool(lines) and json.loads(lines[0]) == self.header
-            except ValueError:
-                same_model = False
-            if not same_model:
-                logger.info("%s: from another model or run; starting afresh", path)
-                lines = []
-            kept = lines[:1]
-            for line in lines[1:]:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    break  # half-written last line of an interrupted run
-                self.done[rec["utt"]] = rec
-                kept.append(line)
-            if not kept:
-                path.unlink()
-            elif len(kept) < len(lines):  # drop the broken tail before appending
-                path.write_text("".join(kept), encoding="utf-8")
-        self._pending: List[dict] = []
-
-    def add(self, rec: dict) -> None:
-        self.done[rec["utt"]] = rec
-        self._pending.append(rec)
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        new_file = not self.path.is_file()
-        with self.path.open("a", encoding="utf-8") as f:
-            if new_file:
-                f.write(json.dumps(self.header) + "\n")
-            for rec in self._pending:
-                f.write(json.dumps(rec) + "\n")
-        self._pending.clear()
+    folder = ModelFolder.open(model_file)
+    if Path(config).resolve() != folder.config_path.resolve():
+        raise ValueError(f"--lid_train_config {config}: the config of {model_file} is "
+                         f"{folder.config_path}; pass that one")
+    model = load_torch_model(folder, calibrated=False)
+    model.batch_invariant = not published
+    scorer = TorchScorer(model.to(device), folder.languages, device, dtype, folder.geo_type)
+    return GeoLID(scorer, folder.with_head(folder.head.uncalibrated()))
 
 
-def run(lid, audio: Dict[str, str], progress: Progress, batch_size: int, batch_seconds: float,
-        top_k: int, keep_embeddings: bool, checkpoint_interval: int) -> None:
-    from geolid.audio import audio_info, load_audio
-    from geolid.inference.batching import plan_batches
+def run_key(lid, options, published: bool) -> Dict:
+    return {"model": lid.folder.identity(include_calibration=False).to_dict(),
+            "options": dict(options.result_key(), published_batching=published)}
 
-    todo = [u for u in sorted(audio) if u not in progress.done
-            or (keep_embeddings and "embd" not in progress.done[u])]
-    if len(todo) < len(audio):
+
+def score_set(lid, audio: Dict[str, str], store_path: Path, key: Dict, pipeline) -> Dict[str, dict]:
+    """Score every utterance not yet in the resumable store; all records by utterance."""
+    from geolid.cli.output_store import OutputStore
+    from geolid.model.identity import ModelIdentity
+
+    identity = ModelIdentity(**{k: key["model"][k] for k in ("name", "sha256", "head")})
+    store = OutputStore(store_path, "jsonl", identity, overwrite=True, options=key["options"])
+    done = store.open()
+    records = {u: r for u, r in read_store(store_path).items() if u in done} if done else {}
+    todo = [(u, p) for u, p in audio.items() if u not in done]
+    if done:
         logger.info("resuming: %d of %d utterances already done", len(audio) - len(todo), len(audio))
-    lengths = [audio_info(audio[u]).frames_16k for u in todo]
-    since_flush = 0
-    for batch in plan_batches(lengths, batch_size, int(batch_seconds * 16000)):
-        utts = [todo[i] for i in batch]
-        out = lid.classify_batch([load_audio(audio[u]) for u in utts])
-        for row, utt in enumerate(utts):
-            probs = out.probabilities[row]
-            order = np.argsort(-probs)[:top_k]
-            rec = {"utt": utt, "lang": out.languages[row],
-                   "topk": [[lid.languages[i], round(float(probs[i]), 6)] for i in order]}
-            if keep_embeddings:
-                e = out.embeddings[row]
-                rec["embd"] = (e / max(float(np.linalg.norm(e)), 1e-12)).tolist()  # as ESPnet
-            progress.add(rec)
-        since_flush += len(utts)
-        if since_flush >= checkpoint_interval:
-            progress.flush()
-            since_flush = 0
-    progress.flush()
+    try:
+        out = store.stream()
+        for utts in lid.utterances(todo, pipeline=pipeline):
+            for u in utts:
+                rec = utterance_record(u, lid.languages, key)
+                records[u.key] = rec
+                out.write(json.dumps(rec) + "\n")
+            store.flush()
+    except BaseException:
+        store.close(failed=True)
+        raise
+    store.close()
+    return records
 
 
-def write_outputs(out_dir: Path, set_name: str, records: Dict[str, dict], labels: Dict[str, str],
-                  args) -> None:
+def utterance_record(u, languages: Sequence[str], key: Dict) -> dict:
+    """A resumable-store record: the result schema plus the full posteriors, the windows'
+    logits and weights (stage 7 calibrates them) and the embedding."""
+    from geolid.inference.results import SCHEMA_VERSION
+
+    rec = {"schema_version": SCHEMA_VERSION, "key": u.key, "path": u.path, "language": None,
+           "probability": None, "top_k": [], "error": u.error, "model": key["model"],
+           "options": key["options"]}
+    if u.ok:
+        from geolid.inference.utterance import weights_of
+
+        p = np.asarray(u.probabilities, dtype=np.float64)
+        best = int(np.argmax(p))
+        rec.update(language=languages[best], probability=round(float(p[best]), 6),
+                   duration=u.duration, num_windows=u.n_windows, speech_fraction=u.speech_fraction,
+                   probabilities=[float(v) for v in p], logits=[float(v) for v in u.logits],
+                   embedding=[float(v) for v in u.embedding],
+                   window_logits=[[float(v) for v in w.logits] for w in u.windows],
+                   window_weights=[float(v) for v in weights_of(u.windows)])
+    return rec
+
+
+def read_store(path: Path) -> Dict[str, dict]:
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            out[rec["key"]] = rec
+    return out
+
+
+def write_outputs(out_dir: Path, set_name: str, records: Dict[str, dict], languages: Sequence[str],
+                  labels: Dict[str, str], key: Dict, args) -> None:
+    from geolid.bin.model_check import MODEL_RECORD
     from geolid.utils.fileio import atomic_write
 
     utts = sorted(records)
+    logits = np.asarray([records[u]["logits"] for u in utts], dtype=np.float64)
+    probs = np.asarray([records[u]["probabilities"] for u in utts], dtype=np.float64)
+    logp = np.log(np.maximum(probs, 1e-38)).astype(np.float32)
+    window_keys = [u for u in utts for _ in records[u]["window_logits"]]
+    window_logits = np.asarray([w for u in utts for w in records[u]["window_logits"]], dtype=np.float32)
+    window_weights = np.asarray([w for u in utts for w in records[u]["window_weights"]], dtype=np.float64)
+    norms = np.asarray([np.linalg.norm(records[u]["embedding"]) for u in utts], dtype=np.float32)
     with atomic_write(out_dir / f"{set_name}_lids") as f:
-        f.writelines(f"{u} {records[u]['lang']}\n" for u in utts)
-    with atomic_write(out_dir / f"{set_name}_lids_topk") as f:
-        for u in utts:
-            f.write(u + " " + " ".join(f"{lang}:{p:.6f}" for lang, p in records[u]["topk"]) + "\n")
+        f.writelines(f"{u} {records[u]['language']}\n" for u in utts)
+    write_topk(out_dir / f"{set_name}_lids_topk", utts, logp, languages, args.top_k)
+    _save_npz(out_dir / f"{set_name}_posteriors.npz",
+              {"utts": np.asarray(utts), "languages": np.asarray(languages), "log_posteriors": logp,
+               "logits": logits.astype(np.float32), "embedding_norms": norms,
+               "window_keys": np.asarray(window_keys), "window_logits": window_logits,
+               "window_weights": window_weights})
+    with atomic_write(out_dir / MODEL_RECORD.format(set=set_name)) as f:
+        json.dump(key, f, indent=1)
     if not args.extract_embd:
         return
-    embd = {u: np.asarray(records[u]["embd"], dtype=np.float32) for u in utts}
+    embd = {}
+    for u in utts:
+        e = np.asarray(records[u]["embedding"], dtype=np.float32)
+        embd[u] = e / max(float(np.linalg.norm(e)), 1e-12)  # as ESPnet: L2-normalised
     if args.save_embd_per_utt:
         _save_npz(out_dir / f"{set_name}_utt_embds.npz", embd)
     by_lang: Dict[str, List[np.ndarray]] = {}
@@ -224,6 +248,18 @@ def write_outputs(out_dir: Path, set_name: str, records: Dict[str, dict], labels
             m = e.mean(axis=0)
             avg[lang] = m / max(float(np.linalg.norm(m)), 1e-12)
         _save_npz(out_dir / f"{set_name}_lang_to_avg_embd.npz", avg)
+
+
+def write_topk(path: Path, utts: Sequence[str], log_posteriors: np.ndarray, languages: Sequence[str],
+               top_k: int) -> None:
+    """``utt iso3:prob ...`` lines of the ``top_k`` most likely languages."""
+    from geolid.utils.fileio import atomic_write
+
+    probs = np.exp(np.asarray(log_posteriors, dtype=np.float64))
+    with atomic_write(path) as f:
+        for u, p in zip(utts, probs):
+            order = np.argsort(-p, kind="stable")[:top_k]
+            f.write(u + " " + " ".join(f"{languages[i]}:{p[i]:.6f}" for i in order) + "\n")
 
 
 def _save_npz(path: Path, arrays: Dict[str, np.ndarray]) -> None:
@@ -244,23 +280,34 @@ def main(cmd: Optional[List[str]] = None) -> int:
     if args.valid_batch_size < 1 or args.top_k < 1:
         print("error: --valid_batch_size and --top_k must be >= 1", file=sys.stderr)
         return 2
-    if args.save_tsne_plot:
-        logger.warning("--save_tsne_plot is ignored: plot with python -m geolid.bin.plot_tsne (stage 8)")
+    from geolid.model.errors import ModelError, ModelNotFoundError
+
     try:
         set_name, audio, labels = read_inputs(args.data_path_and_name_and_type)
-    except (OSError, ValueError) as e:
+        out_dir = Path(args.output_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        device = "cuda" if args.ngpu > 0 else "cpu"
+        lid = load_model(args.lid_train_config, args.lid_model_file, device, args.dtype,
+                         args.published_batching)
+    except (OSError, ValueError, ModelError, ModelNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out_dir = Path(args.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    progress = Progress(out_dir / f".{set_name}_progress.jsonl", args.lid_model_file)
-    device = "cuda" if args.ngpu > 0 else "cpu"
-    lid = load_model(args.lid_train_config, args.lid_model_file, device, args.dtype)
-    logger.info("%s: %d utterances, %s, batch size %d", set_name, len(audio), lid, args.valid_batch_size)
-    run(lid, audio, progress, args.valid_batch_size, args.batch_seconds, args.top_k,
-        args.extract_embd, args.checkpoint_interval)
-    records = {u: progress.done[u] for u in audio}
-    write_outputs(out_dir, set_name, records, labels, args)
+    from geolid.inference.pipeline import BatchPolicy, Pipeline
+
+    options = recipe_options(args, args.top_k)
+    policy = (BatchPolicy(size=args.valid_batch_size, consecutive=True) if args.published_batching
+              else None)
+    pipeline = Pipeline(lid.scorer, options, policy, keep_windows=True)   # stage 7 calibrates them
+    key = run_key(lid, options, args.published_batching)
+    logger.info("%s: %d utterances, %s, %s", set_name, len(audio), lid,
+                "published batching" if args.published_batching else "batch-invariant")
+    records = score_set(lid, audio, out_dir / f".{set_name}_progress.jsonl", key, pipeline)
+    failed = {u: r["error"] for u, r in records.items() if r.get("error")}
+    if failed:
+        print(f"error: {len(failed)} of {len(audio)} utterances of {set_name} could not be scored:\n  "
+              + "\n  ".join(f"{u}: {e}" for u, e in list(failed.items())[:20]), file=sys.stderr)
+        return 2
+    write_outputs(out_dir, set_name, {u: records[u] for u in audio}, lid.languages, labels, key, args)
     logger.info("wrote %s/%s_lids (%d utterances)", out_dir, set_name, len(records))
     return 0
 

@@ -2,9 +2,15 @@
 """Train a geolocation-aware LID model: ESPnet's ``lid_train`` with ``GeoLIDTask``.
 
 Same options as ``espnet2.bin.lid_train`` (``--config``, ``--train_data_path_and_name_and_type``,
-``--ngpu``, ``--collect_stats``, ...), plus the choices geolid registers.
+``--ngpu``, ``--collect_stats``, ...), plus the choices geolid registers. Files
+it did not write itself are read as weights only, never unpickled: ``--init_param``
+files (``GeoLIDTask.build_model``) and ``checkpoint.pth`` on ``--resume``
+(``geolid.tasks.trainer.GeoLIDTrainer``). A file that holds more is refused with
+one line naming it and what to do (exit status 2).
 """
-from geolid.tasks.checkpoint import install_safe_init_param
+import sys
+
+from geolid.tasks.checkpoint import CheckpointError
 from geolid.tasks.lid import GeoLIDTask
 
 
@@ -13,8 +19,11 @@ def get_parser():
 
 
 def main(cmd=None):
-    install_safe_init_param()  # --init_param files are read as weights only, never unpickled
-    GeoLIDTask.main(cmd=cmd)
+    try:
+        GeoLIDTask.main(cmd=cmd)
+    except CheckpointError as e:
+        print(f"lid_train: error: {e}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 
     python -m geolid.bin.merge_inference --set SET --out DIR JOBDIR [JOBDIR ...]
 
-Each job folder holds ESPnet's outputs for its share of the utterances:
-``SET_lids`` (and ``SET_lids_topk``), and with embeddings ``SET_utt_embds.npz``, ``SET_lang_to_embds.npz``.
+Each job folder holds stage 6's outputs for its share of the utterances:
+``SET_lids``, ``SET_lids_topk``, ``SET_posteriors.npz`` and ``SET_model.json`` (the
+model and options; every job must name the same), and with embeddings
+``SET_utt_embds.npz``, ``SET_lang_to_embds.npz``.
 The merged ``SET_lang_to_avg_embd.npz`` is recomputed from all embeddings (the
 per-job averages cannot simply be averaged). Writes are atomic.
 """
@@ -65,6 +67,35 @@ def merge_embeddings(job_dirs: List[Path], set_name: str, out: Path) -> None:
         _save_npz(out / f"{set_name}_lang_to_avg_embd.npz", avg)
 
 
+def merge_posteriors(job_dirs: List[Path], set_name: str, out: Path) -> None:
+    """One ``SET_posteriors.npz`` (sorted by utterance) and the jobs' common ``SET_model.json``."""
+    import json
+
+    utts, languages, model = [], None, None
+    arrays: Dict[str, List[np.ndarray]] = {}
+    for d in job_dirs:
+        record = json.loads((d / f"{set_name}_model.json").read_text(encoding="utf-8"))
+        if model is not None and record != model:
+            raise ValueError(f"{d}: made by another model or with other options than {job_dirs[0]}")
+        model = record
+        with np.load(d / f"{set_name}_posteriors.npz") as z:
+            if languages is not None and list(z["languages"]) != languages:
+                raise ValueError(f"{d}: another class order than {job_dirs[0]}")
+            languages = list(z["languages"])
+            utts += [str(u) for u in z["utts"]]
+            for name in z.files:
+                if name not in ("utts", "languages"):
+                    arrays.setdefault(name, []).append(z[name])
+    order = np.argsort(np.asarray(utts))
+    # per-utterance arrays follow the sorted utterances; window arrays name their utterance
+    merged = {name: np.concatenate(parts) if name.startswith("window_") else np.concatenate(parts)[order]
+              for name, parts in arrays.items()}
+    _save_npz(out / f"{set_name}_posteriors.npz",
+              {"utts": np.asarray(utts)[order], "languages": np.asarray(languages), **merged})
+    with atomic_write(out / f"{set_name}_model.json") as f:
+        json.dump(model, f, indent=1)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m geolid.bin.merge_inference", description=__doc__)
     ap.add_argument("--set", required=True, dest="set_name")
@@ -77,8 +108,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         n = merge_lids(jobs, args.set_name, args.out)
         if all((d / f"{args.set_name}_lids_topk").is_file() for d in jobs):
             merge_lids(jobs, args.set_name, args.out, suffix="_lids_topk")
+        merge_posteriors(jobs, args.set_name, args.out)
         merge_embeddings(jobs, args.set_name, args.out)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"merged {n} utterances from {len(jobs)} jobs into {args.out}")

@@ -25,41 +25,48 @@ from typing import List, Optional
 
 import yaml
 
-from geolid.languages import read_class_order
 
-
-def _relative(path: str, what: str) -> Path:
-    p = Path(path)
-    if p.is_absolute():
-        raise ValueError(f"{what} '{path}' is absolute; the packed model needs paths relative to the "
-                         "recipe folder (run the recipe from its folder)")
-    return p
+def _relative(path: Path, root: Path, what: str) -> Path:
+    try:
+        return Path(path).resolve().relative_to(root.resolve())
+    except ValueError:
+        raise ValueError(f"{what} {path} lies outside the recipe folder {root}; the packed model "
+                         "needs paths relative to it (run the recipe from its folder)") from None
 
 
 def pack(exp: Path, model: str, outpath: Path) -> Path:
-    """Write ``outpath`` (a zip in ESPnet's packed layout); run from the recipe folder."""
+    """Write ``outpath`` (a zip in ESPnet's packed layout); run from the recipe folder.
+
+    What goes in is what :class:`~geolid.model.folder.ModelFolder` says makes the model:
+    config, weights, the head's side files (calibration, enrolled centres: they change
+    the outputs, so they travel with it), the class order and a local encoder folder.
+    """
     from espnet2.main_funcs.pack_funcs import pack as espnet_pack
 
-    exp = _relative(str(exp), "--exp")
-    config = yaml.safe_load((exp / "config.yaml").read_text(encoding="utf-8"))
+    from geolid.model.folder import ModelFolder
+
+    exp = Path(exp)
     if not (exp / model).is_file():
         raise FileNotFoundError(f"{exp / model} not found; train first or pick --model")
+    folder = ModelFolder.open(exp / model)
+    root = Path.cwd()
     options = [exp / "images"] if (exp / "images").is_dir() else []
-    encoder = (config.get("frontend_conf") or {}).get("frontend_conf", {}).get("path_or_url")
-    if encoder and Path(encoder).is_dir():
-        options.append(_relative(encoder, "encoder path"))
-    # calibration.json (temperature) and enrolled.json (extra centres) change the
-    # model's outputs, so they travel with it.
-    for name in ("RESULTS.md", "calibration.json", "enrolled.json"):
-        if (exp / name).is_file():
-            options.append(exp / name)
-    espnet_pack(files={"model_file": exp / model}, yaml_files={"train_config": exp / "config.yaml"},
+    encoder = folder.local_encoder()
+    if encoder is not None:
+        options.append(_relative(encoder, root, "encoder path"))
+    side = [p for p in folder.files() if p not in (folder.config_path, folder.weights, folder.lang2utt)]
+    options += [_relative(p, root, "model file") for p in side]
+    if (exp / "RESULTS.md").is_file():
+        options.append(exp / "RESULTS.md")
+    espnet_pack(files={"model_file": _relative(folder.weights, root, "weights")},
+                yaml_files={"train_config": _relative(folder.config_path, root, "config")},
                 outpath=outpath, option=options)
-    lang2utt = _relative(config["lang2utt"], "config lang2utt")
-    # Only the first column matters (the class order); utterance lists are not shipped.
-    order = "".join(code + "\n" for code in read_class_order(lang2utt))
+    # Only the class order matters from lang2utt; utterance lists are not shipped.
+    lang2utt = Path(str(folder.config["lang2utt"]))
+    if lang2utt.is_absolute():
+        lang2utt = _relative(lang2utt, root, "config lang2utt")
     with zipfile.ZipFile(outpath, "a") as z:
-        z.writestr(str(lang2utt), order)
+        z.writestr(str(lang2utt), "".join(code + "\n" for code in folder.languages))
     return outpath
 
 

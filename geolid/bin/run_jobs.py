@@ -12,6 +12,11 @@ job number. Each job's stdout and stderr go to its log; on failure the runner
 names the failed jobs and their logs and exits non-zero. The command runs
 without a shell (arguments are passed as given).
 """
+# Why our own runner rather than submitit or Ray: lid.sh and every ESPnet recipe call
+# ``${cmd} [--gpu N] JOB=1:N log.JOB.log COMMAND`` (Kaldi's run.pl/slurm.pl syntax) on
+# shell commands, logs per job, exit status per array. submitit and Ray schedule Python
+# callables and would need a shim with this same syntax in front of them, plus a heavy
+# dependency for what is here one subprocess (or one `sbatch --wait`) per job.
 from __future__ import annotations
 
 import argparse

@@ -10,12 +10,11 @@ model each give an error naming the key, the choices or the mismatched weights.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import inspect
 import logging
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import torch
 import yaml
@@ -147,11 +146,11 @@ def build_model_from_args(args: argparse.Namespace, model_file=None, device: str
                           ) -> Tuple[torch.nn.Module, argparse.Namespace]:
     """Like :func:`build_model_from_file`, from an already loaded config.
 
-    With a ``model_file`` the architecture is built with its parameters on the
-    meta device (no memory, no random init: most of a 1B model's build time)
-    and the memory-mapped checkpoint tensors are assigned in their place, so
-    loading costs about the checkpoint's size in memory and a plain
-    ``torch.load``'s time.
+    With a ``model_file`` the architecture is built on the meta device (no
+    memory, no random init: most of a 1B model's build time) and the
+    memory-mapped checkpoint tensors are assigned in their place, so loading
+    costs about the checkpoint's size in memory and a plain ``torch.load``'s
+    time. Nothing process-wide is patched meanwhile (:func:`build_on_meta`).
     """
     args = copy.deepcopy(args)
     if model_file is None:
@@ -159,36 +158,28 @@ def build_model_from_args(args: argparse.Namespace, model_file=None, device: str
     if getattr(args, "frontend", None) == "s3prl_condition":
         args.frontend_conf = dict(args.frontend_conf or {}, load_pretrained_weights=False)
     state = load_state_file(model_file, mmap=True)
-    with parameters_on_meta():
-        model = build_model(args)
+    try:
+        model = build_on_meta(args)
+    except (ConfigError, MemoryError):
+        raise
+    except Exception as e:   # a value of the wrong type or range: the config's fault, not the file's
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ConfigError(f"cannot build the model it describes: {type(e).__name__}: {first}; fix the "
+                          "value in config.yaml (it is not the checkpoint's fault)") from e
     load_state_dict_strict(model, state, str(model_file), assign=True)
     return model.to(device), args
 
 
-@contextlib.contextmanager
-def parameters_on_meta() -> Iterator[None]:
-    """Create every ``nn.Parameter`` on the meta device; buffers stay real.
+def build_on_meta(args: argparse.Namespace) -> torch.nn.Module:
+    """:func:`build_model` with every parameter and buffer on the meta device.
 
-    Building under ``torch.device("meta")`` would put buffers on meta too, and a
-    non-persistent buffer (not in any checkpoint) would then have no value;
-    here buffers are computed as usual and only the parameters, which the
-    checkpoint replaces, cost nothing. Same approach as accelerate's
-    ``init_empty_weights(include_buffers=False)`` (accelerate is not a
-    dependency). It patches ``nn.Module.register_parameter`` for the duration,
-    so do not build other models in other threads meanwhile.
+    Nothing is allocated or randomly initialised (most of a 1B model's build
+    time); :func:`load_state_dict_strict` with ``assign=True`` then puts a
+    checkpoint's tensors in place. ``torch.device("meta")`` is a thread-local
+    mode, so other threads build real models meanwhile.
     """
-    register = torch.nn.Module.register_parameter
-
-    def register_on_meta(module, name, param):
-        if type(param) is torch.nn.Parameter and param.device.type != "meta":
-            param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
-        register(module, name, param)
-
-    torch.nn.Module.register_parameter = register_on_meta
-    try:
-        yield
-    finally:
-        torch.nn.Module.register_parameter = register
+    with torch.device("meta"):
+        return build_model(args)
 
 
 def component_conf(args: argparse.Namespace, group: str) -> dict:
@@ -212,9 +203,14 @@ def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str = "c
     """``load_state_dict(strict=True)`` with an error that lists what does not fit.
 
     ``assign=True`` puts the checkpoint's tensors themselves into the model (for
-    a model built by :func:`parameters_on_meta`); parameters the model shares
-    between modules stay shared, and a tensor the checkpoint stores in another
-    dtype is converted to the model's.
+    a model built on the meta device, :func:`build_on_meta`); parameters the
+    model shares between modules stay shared, and a tensor the checkpoint
+    stores in another dtype is converted to the model's. A checkpoint has no
+    non-persistent buffers, so they are still on the meta device then: every
+    module that defines ``reset_non_persistent_buffers()`` is asked to set its
+    own (from its parameters, or from files next to the checkpoint) after the
+    weights are in place. A tensor left on the meta device after that is a
+    :class:`CheckpointMismatchError` naming it.
     """
     state = dict(state)
     own = model.state_dict(keep_vars=True)
@@ -247,10 +243,28 @@ def load_state_dict_strict(model: torch.nn.Module, state: dict, source: str = "c
         raise CheckpointMismatchError(msg)
     if assign:
         _retie(model, shared)
+        reset_non_persistent_buffers(model)
         on_meta = [n for n, t in list(model.named_parameters()) + list(model.named_buffers())
                    if t.device.type == "meta"]
-        if on_meta:  # only if a module registers tensors outside its state dict
-            raise CheckpointMismatchError(f"{source}: no value for {on_meta[:10]} after loading")
+        if on_meta:
+            raise CheckpointMismatchError(
+                f"{source}: no value for {on_meta[:10]}{' ...' if len(on_meta) > 10 else ''} after "
+                "loading (non-persistent buffers: their module must define "
+                "reset_non_persistent_buffers() to set them)")
+
+
+def reset_non_persistent_buffers(model: torch.nn.Module) -> None:
+    """Call ``reset_non_persistent_buffers()`` on every module of ``model`` that defines it.
+
+    The contract for modules with buffers that are not saved in a checkpoint
+    (``register_buffer(..., persistent=False)``): after a meta-device build and
+    ``load_state_dict(assign=True)``, the method gives those buffers real values
+    on the device of the module's parameters.
+    """
+    for module in model.modules():
+        reset = getattr(module, "reset_non_persistent_buffers", None)
+        if callable(reset):
+            reset()
 
 
 def _shared_parameters(model: torch.nn.Module) -> list:

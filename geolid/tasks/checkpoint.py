@@ -6,17 +6,28 @@ file can run ``os.system``). Every checkpoint geolid loads for inference or as a
 accepts tensors and plain containers only, and memory-mapped (``mmap=True``) so
 that the weights are paged in from the file instead of copied.
 
-ESPnet's own ``--init_param`` loader unpickles with ``weights_only=False``;
-:func:`install_safe_init_param` swaps in :func:`load_pretrained_model`, the same
-loader reading through :func:`load_state_file`. Resuming training from our own
-``checkpoint.pth`` (optimizer and scheduler state) stays on ESPnet's path.
+ESPnet's own loaders unpickle with ``weights_only=False``, so geolid's training
+entry point avoids both: ``--init_param`` files are applied by
+``GeoLIDTask.build_model`` with :func:`load_pretrained_model` (ESPnet's key
+handling, reading through :func:`load_state_file`), and ``--resume`` reads
+``checkpoint.pth`` with :func:`load_training_state` (weights-only, plus exactly
+the non-tensor types ESPnet's reporter stores) in
+:class:`geolid.tasks.trainer.GeoLIDTrainer`.
+
+A file that fails to load is told apart: :class:`UnsafeCheckpointError` when its
+pickle refers to Python functions or classes (it could run code), a plain
+:class:`CheckpointError` when it is not a PyTorch file at all (random bytes, a
+truncated download).
 """
 from __future__ import annotations
 
 import logging
 import pickle
+import pickletools
+import re
+import zipfile
 from pathlib import Path
-from typing import Dict, Union
+from typing import BinaryIO, Dict, List, Optional, Union
 
 import torch
 
@@ -44,15 +55,8 @@ def load_state_file(path: Union[str, Path], map_location="cpu", mmap: bool = Tru
         raise CheckpointError(f"{path}: weights file not found")
     try:
         state = _torch_load(path, map_location, mmap)
-    except pickle.UnpicklingError as e:
-        raise UnsafeCheckpointError(
-            f"{path}: refused to load: the file holds Python objects besides tensors, and "
-            f"unpickling them could run code ({_why(e)}). geolid loads weights only "
-            "(torch.load weights_only=True). If you made this file yourself, re-save just the "
-            "weights: torch.save(model.state_dict(), path).") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: not a readable PyTorch weights file (truncated, or not "
-                              f"a .pth): {_why(e)}") from None
+    except Exception as e:  # torch.load raises many types for files that are not its own
+        raise _load_error(path, e) from None
     if isinstance(state, dict) and isinstance(state.get("module"), dict):
         state = state["module"]
     if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
@@ -68,6 +72,146 @@ def _torch_load(path: Path, map_location, mmap: bool):
         if mmap and "mmap" in str(e):  # legacy (non-zip) format: cannot be mapped
             return torch.load(path, map_location=map_location, weights_only=True)
         raise
+
+
+_WEIGHTS_FIX = ("If you made this file yourself, re-save just the weights: "
+                "torch.save(model.state_dict(), path).")
+
+
+def _load_error(path: Path, e: BaseException, noun: str = "weights file",
+                accepts: str = "weights only (torch.load weights_only=True)",
+                fix: str = _WEIGHTS_FIX,
+                reread: str = "download or copy it again, or check that --model names a .pth"
+                ) -> CheckpointError:
+    """Tell a file that holds Python objects (refused: it could run code) from one
+    that is not a PyTorch file at all (random bytes, a truncated download)."""
+    objects = _python_objects(path, e)
+    if objects:
+        return UnsafeCheckpointError(
+            f"{path}: refused to load: the file holds Python objects besides tensors "
+            f"({', '.join(objects[:5])}), and unpickling them could run code. geolid loads "
+            f"{accepts}. {fix}")
+    kind = "truncated or damaged zip archive" if _starts_like_zip(path) else \
+        "neither a PyTorch zip archive nor a pickle"
+    return CheckpointError(f"{path}: not a readable PyTorch {noun} ({kind}: {_why(e)}); {reread}")
+
+
+def training_state_globals() -> list:
+    """The non-tensor types ESPnet's ``checkpoint.pth`` holds, and only those.
+
+    ``Reporter.state_dict()`` keeps per-epoch statistics: ``numpy.float64`` means
+    (``np.nanmean`` of unweighted values such as ``train_time`` or ``grad_norm``)
+    and a ``datetime.timedelta`` per epoch and mode. A numpy scalar is pickled as
+    ``numpy._core.multiarray.scalar(dtype, bytes)``, with the dtype's class.
+    Optimizer, scheduler (``TristageLR``, torch's) and ``GradScaler`` states are
+    tensors, numbers, strings and plain containers, which weights-only loading
+    accepts anyway.
+    """
+    import datetime
+
+    import numpy as np
+
+    float64 = np.float64(0.0)
+    return [float64.__reduce__()[0], np.dtype, type(float64.dtype), datetime.timedelta]
+
+
+def load_training_state(path: Union[str, Path], map_location="cpu") -> dict:
+    """``checkpoint.pth`` (ESPnet's resume file) read through the weights-only unpickler.
+
+    Tensors, plain containers and exactly :func:`training_state_globals` are
+    accepted (a ``torch.serialization.safe_globals`` context: nothing is added
+    process-wide); anything else is refused with :class:`UnsafeCheckpointError`
+    before a single object of it is built.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: training checkpoint not found")
+    try:
+        with torch.serialization.safe_globals(training_state_globals()):
+            states = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:
+        raise _load_error(
+            path, e, noun="training checkpoint", accepts="training state with tensors, numbers "
+            "and ESPnet's reporter statistics only (torch.load weights_only=True)",
+            fix="Delete or move it to train from scratch (or pass --resume false); to continue "
+                "from its weights, use an epoch's .pth with --init_param.",
+            reread="delete or move it to train from scratch, or pass --resume false") from None
+    missing = [k for k in ("model", "reporter", "optimizers", "schedulers", "scaler")
+               if not isinstance(states, dict) or k not in states]
+    if missing:
+        raise CheckpointError(f"{path}: not an ESPnet training checkpoint (no {missing}); delete "
+                              "or move it to train from scratch, or pass --resume false")
+    return states
+
+
+def _starts_like_zip(path: Path) -> bool:
+    """Does the file begin like a zip archive (``torch.save``'s format since 1.6)?"""
+    with path.open("rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def _python_objects(path: Path, e: BaseException) -> List[str]:
+    """The globals (functions, classes) the file's pickle refers to that made the
+    weights-only load fail; empty when the failure is not about globals."""
+    if not isinstance(e, pickle.UnpicklingError):
+        return []
+    # torch's weights-only unpickler names what it refused: a global, or a class it won't build
+    named = re.findall(r"GLOBAL ([\w.]+)|but got <class '([\w.]+)'>", str(e))
+    disallowed = [a or b for a, b in named]
+    if disallowed:
+        return list(dict.fromkeys(disallowed))
+    if zipfile.is_zipfile(path):
+        try:
+            return list(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
+        except Exception:  # the archive's pickle itself is damaged
+            return []
+    # A pickle torch's unpickler stopped at before any global (a protocol-4 pickle.dump):
+    # list the globals of the complete pickles at the start of the file, never running them.
+    with path.open("rb") as f:
+        return pickle_globals(f) or []
+
+
+_STRING_OPS = {"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING",
+               "BINSTRING", "SHORT_BINSTRING"}
+
+
+def pickle_globals(stream: BinaryIO, max_pickles: int = 8) -> Optional[List[str]]:
+    """Names of the globals the pickles at the start of ``stream`` refer to (``module.name``).
+
+    Only parses opcodes (:func:`pickletools.genops`), so nothing runs. None when the
+    stream does not start with a complete pickle (random bytes, text, a cut file).
+    Legacy ``torch.save`` files are several pickles in a row followed by raw storage
+    bytes; parsing stops at the first part that is not a complete pickle.
+    """
+    names: List[str] = []
+    complete = 0
+    for _ in range(max_pickles):
+        values: List[Optional[str]] = []   # what the recent opcodes pushed (strings only)
+        memo: Dict[int, Optional[str]] = {}
+        found: List[str] = []
+        try:
+            for op, arg, _pos in pickletools.genops(stream):
+                name = op.name
+                if name in _STRING_OPS:
+                    values.append(arg if isinstance(arg, str) else str(arg))
+                elif name == "MEMOIZE":
+                    memo[len(memo)] = values[-1] if values else None
+                elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
+                    memo[int(arg)] = values[-1] if values else None
+                elif name in ("GET", "BINGET", "LONG_BINGET"):
+                    values.append(memo.get(int(arg)))
+                elif name in ("GLOBAL", "INST"):
+                    found.append(str(arg).replace(" ", "."))
+                elif name == "STACK_GLOBAL":
+                    module, attr = (values[-2:] if len(values) >= 2 else [None, None])
+                    found.append(f"{module}.{attr}" if module and attr else "<unknown global>")
+                else:
+                    values.append(None)
+        except Exception:  # not (or no longer) a pickle
+            break
+        complete += 1
+        names.extend(n for n in found if n not in names)
+    return names if complete else None
 
 
 def _why(e: BaseException) -> str:
@@ -105,15 +249,3 @@ def load_pretrained_model(init_param: str, model: torch.nn.Module, ignore_init_m
         src_state = filter_state_dict(dst_state, src_state)
     dst_state.update(src_state)
     target.load_state_dict(dst_state)
-
-
-def install_safe_init_param() -> None:
-    """Make ESPnet's trainer load ``--init_param`` files with :func:`load_pretrained_model`.
-
-    ESPnet's ``AbsTask.main_worker`` calls the module-level name
-    ``espnet2.tasks.abs_task.load_pretrained_model``; replacing that name is
-    the only way in without copying ESPnet's whole training entry point.
-    """
-    from espnet2.tasks import abs_task
-
-    abs_task.load_pretrained_model = load_pretrained_model

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from geolid.bin import data_prep as cli
+from geolid.cli import prepare as prepare_cli
 from geolid.data.datadir import DataDir, write_data_dir
 
 
@@ -58,14 +59,14 @@ def test_errors_exit_1_with_message(tmp_path, capsys):
 def test_mountable_into_another_parser():
     parser = argparse.ArgumentParser(prog="geolid")
     sub = parser.add_subparsers(dest="command")
-    cli.add_prepare_subcommands(sub)
+    prepare_cli.add_prepare_subcommands(sub)
     args = parser.parse_args(["prepare", "babel", "R", "O", "--min-duration", "5",
                               "--sph2pipe", "/s", "--ids", "101", "402"])
     assert (args.root, args.out, args.min_duration, args.sph2pipe, args.ids) == (
         "R", "O", 5.0, "/s", ["101", "402"])
-    assert args.func is cli._babel
+    assert args.func is prepare_cli._babel
     args = parser.parse_args(["prepare", "fleurs", "R", "O", "--download", "--languages", "en_us"])
-    assert args.download and args.languages == ["en_us"] and args.func is cli._fleurs
+    assert args.download and args.languages == ["en_us"] and args.func is prepare_cli._fleurs
 
 
 def test_module_runs_standalone_without_heavy_imports(tmp_path):

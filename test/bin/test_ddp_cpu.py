@@ -15,8 +15,8 @@ import pytest
 import soundfile as sf
 import yaml
 
-from geolid.demo.tiny import make_tiny_wav2vec2, tiny_config
-from geolid.demo.corpus import make_demo_corpus
+from geolid_demo.tiny import make_tiny_wav2vec2, tiny_config
+from geolid_demo.corpus import make_demo_corpus
 from geolid.utils.fileio import read_kaldi_map
 
 PROBE = r'''

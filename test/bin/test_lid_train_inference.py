@@ -12,8 +12,8 @@ import pytest
 import soundfile as sf
 import yaml
 
-from geolid.demo.tiny import make_tiny_wav2vec2, tiny_config
-from geolid.demo.corpus import make_demo_corpus
+from geolid_demo.tiny import make_tiny_wav2vec2, tiny_config
+from geolid_demo.corpus import make_demo_corpus
 from geolid.utils.fileio import read_kaldi_map
 
 TRAIN_KEYS = dict(optim="adam", optim_conf={"lr": 1e-3}, max_epoch=2, num_iters_per_epoch=3,
@@ -74,11 +74,11 @@ def test_collect_stats_train_and_inference(workdir):
     assert dumped["model"] == "upstream_condition" and dumped["max_epoch"] == 2
 
     (workdir / "inf").mkdir()
-    run(["geolid.bin.lid_inference", "--output_dir", "inf", "--ngpu", "0", "--num_workers", "0",
+    run(["geolid.bin.lid_inference", "--output_dir", "inf", "--ngpu", "0",
          *[a.replace("--test_", "--") for a in data_args(workdir, "test", "test")],
          "--lid_train_config", "exp/lid/config.yaml", "--lid_model_file", "exp/lid/valid.accuracy.best.pth",
          "--valid_batch_size", "4", "--fix_duration", "false", "--extract_embd", "true",
-         "--save_embd_per_utt", "true", "--use_tensorboard", "false", "--use_matplotlib", "false"],
+         "--save_embd_per_utt", "true"],
         workdir)
     lids = read_kaldi_map(workdir / "inf/test_lids")
     ref = read_kaldi_map(workdir / "corpus/data/test/utt2lang")

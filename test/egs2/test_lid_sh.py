@@ -9,10 +9,9 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 import soundfile as sf
 
-from geolid.demo.tiny import make_experiment
+from geolid_demo.tiny import make_experiment
 from geolid.published import PUBLISHED_MODELS, VL107_CLASS_ORDER, download_command
 from geolid.utils.fileio import read_kaldi_map
 
@@ -42,6 +41,7 @@ def write_set(recipe: Path, name: str, labels, seconds=1.0, seed=0):
     langs = sorted(labels)
     (d / "lang2utt").write_text("".join(
         f"{lang} {' '.join(u for u in utts if u.startswith(lang))}\n" for lang in langs))
+    (d / "category2utt").write_text((d / "lang2utt").read_text())
     return d
 
 
@@ -112,7 +112,7 @@ def test_combined_model_names_the_missing_class_order(recipe_copy, recipe_env):
                "--stop_stage", "6", "--test_sets", "test_x")
     assert proc.returncode != 0
     assert "The one file needed is dump/raw/train_all_no_filter_lang/lang2utt" in proc.stderr
-    assert "`./run_combined.sh --stage 1 --stop_stage 3`" in proc.stderr
+    assert "`python -m geolid.bin.data_sets class-order --ml_superb2 <ML-SUPERB 2.0 copy> --out dump/raw/train_all_no_filter_lang/lang2utt`" in proc.stderr
 
 
 def test_stage3_rejects_unknown_language_on_the_console(tmp_path, copy_recipes, recipe_env):
@@ -128,13 +128,39 @@ def test_stage3_rejects_unknown_language_on_the_console(tmp_path, copy_recipes, 
     assert "Stage 4" not in proc.stdout
 
 
+def test_stage3_refuses_what_stage5_would_fail_on_before_formatting(tmp_path, copy_recipes,
+                                                                   recipe_env):
+    """Issue: a data dir without category2utt, or validation languages missing from
+    training, failed two stages later with only a log pointer."""
+    recipe = copy_recipes(tmp_path) / "demo1"
+    write_set(recipe, "tr", {"eng": 2, "fra": 1})
+    write_set(recipe, "dv", {"eng": 1, "deu": 1})
+    args = ["lid.sh", "--train_set", "tr", "--valid_set", "dv", "--test_sets", "",
+            "--lid_config", "conf/tiny_geo.yaml", "--ngpu", "0", "--stage", "3",
+            "--stop_stage", "3", "--nj", "1"]
+    proc = run(recipe, recipe_env, *args)
+    assert proc.returncode != 0
+    assert "data/dv/utt2lang: 1 validation language(s) not in the training set data/tr: deu" \
+        in proc.stderr
+    assert not (recipe / "dump").exists()  # refused before formatting
+    write_set(recipe, "dv2", {"eng": 1})
+    (recipe / "data/tr/category2utt").unlink()
+    proc = run(recipe, recipe_env, *args[:4], "dv2", *args[5:])
+    assert proc.returncode != 0
+    assert "data/tr/category2utt not found: the config's iterator_type: category" in proc.stderr
+    assert "cp data/tr/lang2utt data/tr/category2utt" in proc.stderr
+    assert not (recipe / "dump").exists()
+
+
 def test_template_options_accepted(recipe_copy, recipe_env):
     """The lid1 template's options parse (here with every stage skipped)."""
     recipe = recipe_copy("lid1")
     opts = ["--skip_stages", "1 2 3 4 5 6 7 8", "--tsne_set", "x", "--max_utt_per_lang_for_tsne", "10",
             "--perplexity", "5", "--max_iter", "300", "--checkpoint_interval", "10",
             "--eval_valid_set", "false", "--ignore_init_mismatch", "false", "--fold_length", "80000",
-            "--skip_upload_hf", "true", "--feats_type", "raw", "--gpu_inference", "false"]
+            "--skip_upload_hf", "true", "--feats_type", "raw", "--gpu_inference", "false",
+            "--min_wav_duration", "1.0", "--max_wav_duration", "60.",
+            "--multi_columns_input_wav_scp", "false", "--multi_columns_output_wav_scp", "false"]
     proc = run(recipe, recipe_env, "run_voxlingua107_only.sh", *opts)
     assert proc.returncode == 0, proc.stderr
     assert "Skipped stages: 1 2 3 4 5 6 7 8 9 10" in proc.stdout

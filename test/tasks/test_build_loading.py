@@ -1,13 +1,15 @@
 """Loading a checkpoint into a meta-device build gives exactly the eagerly built model."""
 import argparse
+import threading
 
 import pytest
 import torch
 import yaml
 
-from geolid.demo.tiny import make_experiment
+from geolid_demo.tiny import make_experiment
+from geolid.tasks import build
 from geolid.tasks.build import (CheckpointMismatchError, build_model, build_model_from_args,
-                                load_state_dict_strict, parameters_on_meta)
+                                load_state_dict_strict)
 
 
 @pytest.fixture(scope="module", params=["geo", "baseline"])
@@ -63,14 +65,27 @@ class _Tied(torch.nn.Module):
         self.register_buffer("table", torch.arange(4.0), persistent=False)
         self.register_buffer("count", torch.zeros(()))
 
+    def reset_non_persistent_buffers(self):
+        """The contract for buffers no checkpoint holds: set them after loading."""
+        self.table = torch.arange(4.0, device=self.a.weight.device)
+
+
+class _Untold(torch.nn.Module):
+    """A non-persistent buffer, and no reset_non_persistent_buffers() to set it."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Linear(3, 3)
+        self.register_buffer("window", torch.hann_window(8), persistent=False)
+
 
 def test_ties_buffers_and_dtypes_survive_assign():
     torch.manual_seed(0)
     source = _Tied()
     state = {k: v.half() if k == "a.bias" else v for k, v in source.state_dict().items()}
-    with parameters_on_meta():
+    with torch.device("meta"):
         model = _Tied()
-    assert model.a.weight.is_meta and not model.table.is_meta
+    assert model.a.weight.is_meta and model.table.is_meta
     load_state_dict_strict(model, state, "tied.pth", assign=True)
     assert model.b.weight is model.a.weight
     assert model.a.bias.dtype == torch.float32
@@ -81,7 +96,50 @@ def test_ties_buffers_and_dtypes_survive_assign():
 def test_missing_key_is_named_and_nothing_stays_on_meta():
     state = _Tied().state_dict()
     del state["b.bias"]
-    with parameters_on_meta():
+    with torch.device("meta"):
         model = _Tied()
     with pytest.raises(CheckpointMismatchError, match=r"missing keys \(1\):\n    b.bias"):
         load_state_dict_strict(model, state, "tied.pth", assign=True)
+
+
+def test_a_buffer_no_module_sets_is_named():
+    with torch.device("meta"):
+        model = _Untold()
+    with pytest.raises(CheckpointMismatchError, match=r"untold.pth: no value for \['window'\].*"
+                                                      r"reset_non_persistent_buffers"):
+        load_state_dict_strict(model, _Untold().state_dict(), "untold.pth", assign=True)
+
+
+def test_building_on_meta_patches_nothing_process_wide(tmp_path, monkeypatch):
+    """While one thread builds a model to load, another one's modules are real; nothing of
+    torch.nn.Module is replaced; non-persistent buffers get values from their module."""
+    register = torch.nn.Module.register_parameter
+    inside, go, seen = threading.Event(), threading.Event(), {}
+
+    class Slow(_Tied):
+        def __init__(self):
+            super().__init__()
+            seen["register"] = torch.nn.Module.register_parameter
+            inside.set()
+            go.wait(30)
+
+    torch.manual_seed(1)
+    source = _Tied()
+    torch.save(source.state_dict(), tmp_path / "tied.pth")
+    monkeypatch.setattr(build, "build_model", lambda args: Slow())
+
+    def load():
+        seen["model"] = build_model_from_args(argparse.Namespace(), tmp_path / "tied.pth")[0]
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    assert inside.wait(30)
+    other = torch.nn.Linear(2, 2)            # built in this thread during the other's build
+    go.set()
+    worker.join(30)
+    assert not other.weight.is_meta and other.weight.abs().sum() > 0
+    assert seen["register"] is register and torch.nn.Module.register_parameter is register
+    model = seen["model"]
+    assert model.b.weight is model.a.weight and torch.equal(model.a.weight, source.a.weight)
+    assert not model.table.is_meta and torch.equal(model.table, torch.arange(4.0))
+    assert [n for n, t in list(model.named_parameters()) + list(model.named_buffers()) if t.is_meta] == []

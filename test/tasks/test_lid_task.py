@@ -6,7 +6,7 @@ import torch
 import yaml
 
 from geolid.tasks.lid import CheckpointMismatchError, ConfigError, GeoLIDTask
-from geolid.demo.tiny import make_experiment
+from geolid_demo.tiny import make_experiment
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "egs2" / "geolid" / "lid1" / "conf"
 CONFIGS = sorted(CONF_DIR.glob("*/*.yaml"))
@@ -161,7 +161,7 @@ def test_building_does_not_import_espnet_tasks():
     import subprocess
     import sys
 
-    code = ("import sys, geolid.tasks.build, geolid.demo.tiny;"
+    code = ("import sys, geolid.tasks.build, geolid_demo.tiny;"
             "print(any(m.startswith('espnet2.tasks') or m == 'espnet2.train.preprocessor' for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"

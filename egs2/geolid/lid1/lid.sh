@@ -33,12 +33,19 @@ force_rerun=false              # stages 6-7 redo sets whose outputs are complete
 local_data_opts=""
 speed_perturb_factors=""
 feats_type=raw; audio_format=wav; fs=16k
+multi_columns_input_wav_scp=false   # template option: wav.scp values list one file per channel group
+multi_columns_output_wav_scp=false  # template option: keep channels, one file each, as wav.scp columns
+min_wav_duration=""            # template option, seconds: stage 3 removes shorter training utterances
+max_wav_duration=""            # template option, seconds: ... and longer ones (template: 1.0 / 60.,
+                               # which its lid1 stage 3 never applies: unset here = not applied)
 train_set=""; valid_set=""; test_sets=""
-combine_train_sets=""          # build train_set in dump/raw by merging these formatted sets
+combine_train_sets=""          # build train_set in dump/raw by merging these formatted sets (not
+                               # when train_set is one of them or their source: formatted alone)
 cross_domain_tests=true        # test sets of another corpus -> <test>_cross_<train> (training languages)
 # Statistics
-stats_with_model=true          # true: ESPnet collect_stats through the model (checks collect_feats);
-                               # false: shape files straight from utt2num_samples (fast, big corpora)
+stats_with_model=true          # true: ESPnet collect_stats through the model, on CPU jobs (the
+                               # template); false: shape files from utt2num_samples (seconds)
+stats_on_cpu_ok=false          # true: run model statistics even when estimated over an hour
 # Training
 lid_config=""; lid_args=""; lid_tag=""; lid_exp=""; lid_stats_dir=""
 pretrained_model=""            # --init_param for fine-tuning
@@ -48,7 +55,10 @@ inference_model=valid.accuracy.best.pth
 inference_batch_size=4
 extract_embd=true
 inference_args=""
-calibrate=true                 # stage 7: fit a probability temperature on the validation set
+inference_published_batching=false  # true: stage 6 as published (4 consecutive whole utterances a
+                               # batch, zero-padded, batch_invariant false); default: batch-invariant
+calibrate=true                 # stage 7: fit a probability temperature on the validation set's
+                               # stage-6 posteriors (stage 6 then also scores the validation set)
 calibration_eval_sets=""       # also report ECE before/after on these (already formatted) sets
 checkpoint_interval=1000       # template option; inference here resumes per set (complete sets are skipped)
 # t-SNE (stage 8), published values
@@ -70,7 +80,11 @@ Options (defaults at the top of lid.sh), as ESPnet's lid1 template:
   --pretrained_model FILE --ignore_init_mismatch true|false --fold_length N --feats_type raw
   --tsne_set SET --max_utt_per_lang_for_tsne N --perplexity P --max_iter N --checkpoint_interval N
   --test_sets 'a b c'  --speed_perturb_factors '0.9 1.0 1.1'  --cross_domain_tests true|false
-  --calibrate true|false  --calibration_eval_sets 'a b'   (stage 7 temperature scaling)"
+  --calibrate true|false  --calibration_eval_sets 'a b'   (stage 7 temperature scaling)
+  --combine_train_sets 'a b'  --min_wav_duration S --max_wav_duration S   (stage 3)
+  --multi_columns_input_wav_scp/--multi_columns_output_wav_scp true|false  (stage 3)
+  --stats_with_model true|false  --stats_on_cpu_ok true|false   (stage 4)
+  --inference_published_batching true|false  (stage 6 batches as published: README, differences)"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -134,14 +148,13 @@ run_inference() {
     for k in $(seq "${n}"); do rm -rf "${logdir}/output.${k}"; mkdir -p "${logdir}/output.${k}"; done
     # shellcheck disable=SC2086
     ${_inference_cmd} --gpu "${_inference_ngpu}" JOB=1:"${n}" "${logdir}/inference.JOB.log" \
-        "$python" -m geolid.bin.lid_inference --ngpu "${_inference_ngpu}" --num_workers 0 \
+        "$python" -m geolid.bin.lid_inference --ngpu "${_inference_ngpu}" \
             --data_path_and_name_and_type "${logdir}/split/JOB/${name}/wav.scp,speech,sound" \
             --data_path_and_name_and_type "${logdir}/split/JOB/${name}/utt2lang,lid_labels,text" \
             --lid_train_config "${lid_exp}/config.yaml" --lid_model_file "${lid_exp}/${inference_model}" \
             --valid_batch_size "${inference_batch_size}" --fix_duration false \
             --extract_embd "${embd}" --save_embd_per_utt "${embd}" \
-            --save_embd_avg_lang "${embd}" --save_tsne_plot false \
-            --use_tensorboard false --use_matplotlib false \
+            --save_embd_avg_lang "${embd}" --published_batching "${inference_published_batching}" \
             --output_dir "${logdir}/output.JOB" ${inference_args}
     local outputs=()
     for k in $(seq "${n}"); do outputs+=("${logdir}/output.${k}"); done
@@ -175,10 +188,33 @@ fi
 
 if runs 3; then
     log "Stage 3: format audio into ${data_feats} (${fs_hz} Hz ${audio_format}, mono)"
+    # The merge applies when the training set is not itself one of its parts: the published
+    # route formats one corpus at a time (--train_set train_fleurs_lang ...), then merges.
+    _combine=false; _parts=()
+    if [ -n "${combine_train_sets}" ] && ! "$skip_train"; then
+        read -r -a _parts <<< "${combine_train_sets}"
+        _combine=true
+        for x in "${_parts[@]}"; do  # a part, or the set a part is made from (train_babel_lang)
+            if [ "$x" = "${train_set}" ] || [ "$(sets format-source "$x")" = "${train_set}" ]; then
+                _combine=false
+            fi
+        done
+        "$_combine" || log "--train_set ${train_set} is one of --combine_train_sets: formatting it alone (no merge)"
+    fi
     _sets=()
     if ! "$skip_train"; then
-        if [ -n "${combine_train_sets}" ]; then read -r -a _sets <<< "${combine_train_sets}"
-        else _sets=("${train_set_sp}"); fi
+        if "$_combine"; then _sets=("${_parts[@]}"); else _sets=("${train_set_sp}"); fi
+        # Before hours of formatting: what stage 5 would fail on (category2utt, validation
+        # languages the model has no class for).
+        _train_srcs=(); _merged=()
+        for x in "${_sets[@]}"; do _train_srcs+=("data/$(sets format-source "${x}")"); done
+        "$_combine" && _merged=(--merged)
+        _conf=(); [ -n "${lid_config}" ] && _conf=(--config "${lid_config}")
+        _have=true
+        for d in "${_train_srcs[@]}" "data/${valid_set}"; do [ -d "$d" ] || _have=false; done
+        if "$_have"; then
+            sets check-train-valid "${_conf[@]}" "${_merged[@]}" --valid "data/${valid_set}" "${_train_srcs[@]}"
+        fi
         _sets+=("${valid_set}")
     elif "$eval_valid_set"; then
         _sets+=("${valid_set}")
@@ -192,20 +228,35 @@ if runs 3; then
         [ -d "data/${src}" ] || die "data/${src} not found: run stage 1 (local/data.sh) first"
         "$python" -m geolid.bin.data_prep prepare validate "data/${src}"
         "$python" -m geolid.bin.data_prep format "data/${src}" "${data_feats}/${src}" \
-            --fs "${fs_hz}" --audio-format "${audio_format}" --nj "${nj}"
+            --fs "${fs_hz}" --audio-format "${audio_format}" --nj "${nj}" \
+            --multi-columns-input "${multi_columns_input_wav_scp}" \
+            --multi-columns-output "${multi_columns_output_wav_scp}"
+        echo "${feats_type}" > "${data_feats}/${src}/feats_type"
+        if "${multi_columns_output_wav_scp}"; then echo "multi_${audio_format}" > "${data_feats}/${src}/audio_format"
+        else echo "${audio_format}" > "${data_feats}/${src}/audio_format"; fi
         [ "${src}" = "${dset}" ] || sets min-samples-set "${data_feats}" "${dset}"
     done
-    if [ -n "${combine_train_sets}" ] && ! "$skip_train"; then
+    if "$_combine"; then
         # Babel is segmented and the others are not, so merge the formatted sets.
-        read -r -a _parts <<< "${combine_train_sets}"
         sets combine "${data_feats}/${train_set_sp}" "${data_feats}" "${_parts[@]}"
         # The published valid_iterator_type (category) samples the validation set with the
         # dataset-balanced sampler too, which needs utt2dataset/dataset2utt there.
         sets single-dataset "${data_feats}/${valid_set}"
     fi
-    if ! "$skip_train" && [ -n "${lid_config}" ]; then
-        # Every training/validation label needs its URIEL vector: fail here, on the console.
-        sets check-labels --config "${lid_config}" "${data_feats}/${train_set_sp}" "${data_feats}/${valid_set}"
+    if ! "$skip_train" && { [ -n "${min_wav_duration}" ] || [ -n "${max_wav_duration}" ]; }; then
+        # The template's meaning: training utterances outside (min, max) seconds are removed.
+        _range=()
+        [ -n "${min_wav_duration}" ] && _range+=(--min "${min_wav_duration}")
+        [ -n "${max_wav_duration}" ] && _range+=(--max "${max_wav_duration}")
+        sets filter-duration "${data_feats}/${train_set_sp}" --fs "${fs_hz}" "${_range[@]}"
+    fi
+    if ! "$skip_train"; then
+        # The final training set (merged, duration-filtered) against the validation set.
+        sets check-train-valid "${_conf[@]}" --valid "${data_feats}/${valid_set}" "${data_feats}/${train_set_sp}"
+        if [ -n "${lid_config}" ]; then
+            # Every training/validation label needs its URIEL vector: fail here, on the console.
+            sets check-labels --config "${lid_config}" "${data_feats}/${train_set_sp}" "${data_feats}/${valid_set}"
+        fi
     fi
 fi
 
@@ -213,8 +264,13 @@ if runs 4; then
     log "Stage 4: shape statistics -> ${lid_stats_dir}"
     mkdir -p "${lid_stats_dir}"
     if "$stats_with_model"; then
-        _logdir="${lid_stats_dir}/logdir"; mkdir -p "${_logdir}"
         _nj=$(min "${nj}" "$(n_lines "${data_feats}/${valid_set}/wav.scp")")
+        # Said (or refused, above an hour) before any job starts: the template runs the
+        # whole encoder over the training set on CPU jobs (MMS-1B: weeks for VoxLingua107).
+        sets stats-cost --config "${lid_config}" --nj "${_nj}" --allow "${stats_on_cpu_ok}" \
+            "${data_feats}/${train_set_sp}" "${data_feats}/${valid_set}" \
+            || die "stage 4 not started (message above)"
+        _logdir="${lid_stats_dir}/logdir"; mkdir -p "${_logdir}"
         "$python" -m geolid.bin.data_prep split-scp "${data_feats}/${train_set_sp}/wav.scp" "${_nj}" "${_logdir}/train"
         "$python" -m geolid.bin.data_prep split-scp "${data_feats}/${valid_set}/wav.scp" "${_nj}" "${_logdir}/valid"
         # shellcheck disable=SC2086
@@ -238,8 +294,10 @@ if runs 4; then
         for n in $(seq "${_nj}"); do _dirs+=(--input_dir "${_logdir}/stats.${n}"); done
         "$python" -m espnet2.bin.aggregate_stats_dirs "${_dirs[@]}" --output_dir "${lid_stats_dir}"
     else
+        log "Stage 4: shape files from utt2num_samples (--stats_with_model false; no model runs)"
         for part in train valid; do
             if [ "$part" = train ]; then d=${train_set_sp}; else d=${valid_set}; fi
+            [ -f "${data_feats}/${d}/utt2num_samples" ] || die "${data_feats}/${d}/utt2num_samples not found: run stage 3 first"
             mkdir -p "${lid_stats_dir}/${part}"
             cp "${data_feats}/${d}/utt2num_samples" "${lid_stats_dir}/${part}/speech_shape"
         done
@@ -278,21 +336,34 @@ if runs 5; then
     log "Training finished: ${lid_exp} (log ${lid_exp}/train.log)"
 fi
 
+# The sets stage 6 scores and stage 7 scores/calibrates: the test sets, plus the validation
+# set when asked (--eval_valid_set) or when stage 7 calibrates on it and it is formatted.
+eval_sets() {
+    local out=()
+    read -r -a out <<< "${test_sets}"
+    if "$eval_valid_set" || { "${calibrate}" && [ -f "${data_feats}/${valid_set}/wav.scp" ]; }; then
+        out+=("${valid_set}")
+    fi
+    echo "${out[@]}"
+}
+
 if runs 6; then
     log "Stage 6: inference with ${lid_exp}/${inference_model} -> ${inference_root}"
     # The class order file the config names (written from the package for a published model).
     train_lang2utt=$(model_tool check-model "${lid_exp}" "${inference_model}" && model_tool lang2utt "${lid_exp}/config.yaml") \
         || die "the model is not usable (message above)"
     inference_device
-    read -r -a _tests <<< "${test_sets}"
-    "$eval_valid_set" && _tests+=("${valid_set}")
+    read -r -a _tests <<< "$(eval_sets)"
+    _done=" "
     for tset in "${_tests[@]}"; do
         dset=$(eval_set_of "${tset}")
+        case "${_done}" in *" ${dset} "*) continue ;; esac; _done+="${dset} "
         [ "${dset}" = "${tset}" ] || sets cross-sets "${data_feats}" "${train_set_sp}" "${train_lang2utt}" "${tset}"
         _dir="${inference_root}/${dset}"
         if ! "$force_rerun" && model_tool inference-complete "${_dir}" "${dset}" \
-                "$(n_lines "${data_feats}/${dset}/wav.scp")" "${extract_embd}"; then
-            log "Skip inference for ${dset}: ${_dir} is complete (--force_rerun true redoes it)"
+                "$(n_lines "${data_feats}/${dset}/wav.scp")" "${extract_embd}" \
+                "${lid_exp}/${inference_model}"; then
+            log "Skip inference for ${dset}: ${_dir} is complete for this model (--force_rerun true redoes it)"
             continue
         fi
         run_inference "${data_feats}/${dset}" "${_dir}" "${extract_embd}"
@@ -320,24 +391,23 @@ if runs 7; then
     done
     "$python" -m geolid.bin.results_table --exp-dirs "${inference_root}" --sets "${_sets[@]}" --out "${lid_exp}/RESULTS.md"
     log "Results: ${lid_exp}/RESULTS.md and ${inference_root}/<set>/results"
-    # Temperature scaling (geolid addition, not in the published run): argmax and
-    # accuracy are unchanged, probabilities become calibrated; GeoLID/predict apply it.
-    if "${calibrate}" && [ -f "${data_feats}/${valid_set}/wav.scp" ]; then
-        if ! "$force_rerun" && [ "${lid_exp}/calibration.json" -nt "${lid_exp}/${inference_model}" ]; then
-            log "Skip calibration: ${lid_exp}/calibration.json is up to date"
-        else
-            log "Stage 7: temperature calibration on ${valid_set} -> ${lid_exp}/calibration.json"
-            _evals=()
-            for tset in ${calibration_eval_sets}; do
-                dset=$(eval_set_of "${tset}"); _evals+=(--eval "${dset}=${data_feats}/${dset}")
-            done
-            _dev=(); [ "${ngpu}" -gt 0 ] || _dev=(--device cpu)
-            "$python" -m geolid.bin.calibrate --model "${lid_exp}/${inference_model}" \
-                --data "${data_feats}/${valid_set}" "${_evals[@]}" "${_dev[@]}" \
-                --plot "${lid_exp}/calibration/reliability.png" | tee "${lid_exp}/calibration.log"
-        fi
+    # Temperature scaling (geolid addition, not in the published run): argmax and accuracy
+    # are unchanged; the temperature goes into the model folder (calibration.json), and every
+    # set gets <set>_lids_topk_calibrated beside its <set>_lids_topk. From stage 6's
+    # posteriors: no second inference pass, and a rerun gives the same files.
+    _valid_post="${inference_root}/${valid_set}/${valid_set}_posteriors.npz"
+    if "${calibrate}" && [ -f "${_valid_post}" ]; then
+        log "Stage 7: temperature calibration on ${valid_set} -> ${lid_exp}/calibration.json"
+        _cal=(--model "${lid_exp}/${inference_model}" --valid "${_valid_post}"
+              --valid_ref "${data_feats}/${valid_set}/utt2lang" --plot "${lid_exp}/calibration/reliability.png")
+        for tset in ${calibration_eval_sets}; do
+            dset=$(eval_set_of "${tset}")
+            _cal+=(--eval "${dset}=${inference_root}/${dset}/${dset}_posteriors.npz:${data_feats}/${dset}/utt2lang")
+        done
+        for dset in "${_sets[@]}"; do _cal+=(--apply "${inference_root}/${dset}/${dset}_posteriors.npz"); done
+        "$python" -m geolid.bin.calibrate "${_cal[@]}" | tee "${lid_exp}/calibration.log"
     elif "${calibrate}"; then
-        log "Skip calibration: ${data_feats}/${valid_set} is not formatted (--skip_train runs need only test sets)"
+        log "Skip calibration: no stage-6 posteriors of ${valid_set} (${_valid_post}); --skip_train runs need only test sets"
     fi
 fi
 

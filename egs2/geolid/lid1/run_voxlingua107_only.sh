@@ -3,6 +3,9 @@
 # and five out-of-domain sets cut to the training languages). Values as published.
 # Four configs (conditioning projection shared|independent x trainable|frozen):
 #   conf/voxlingua107_only/mms_ecapa_upcon_32_44_it0.4_{shared,independent}_{trainable,frozen}.yaml
+# Stage 4 takes the shape files from utt2num_samples (--stats_with_model false): the
+# template's collect_stats would run MMS-1B over 6,628 h of audio on CPU jobs (months:
+# about 1,600 h per 1,000 h of audio on two cores, README.md).
 # Inference from the published model instead of training (only the test sets are needed):
 #   hf download espnet/geolid_vl107only_shared_trainable --local-dir . --exclude README.md meta.yaml .gitattributes
 #   ./run_voxlingua107_only.sh --skip_train true
@@ -27,6 +30,7 @@ lid_config=conf/voxlingua107_only/mms_ecapa_upcon_32_44_it0.4_shared_trainable.y
     --checkpoint_interval 1000 \
     --nj 8 \
     --ngpu 1 \
+    --stats_with_model false \
     --expdir exp_voxlingua107_only \
     --lid_config "${lid_config}" \
     --max_utt_per_lang_for_tsne 100 \

@@ -14,14 +14,14 @@ done
 python=${PYTHON:-python3}
 opts=(--seed "${seed}")
 [ "${small}" = true ] && opts+=(--small)
-"${python}" -m geolid.bin.make_demo_corpus corpus "${opts[@]}"
+"${python}" -m geolid_demo.make_corpus corpus "${opts[@]}"
 mkdir -p data
 for s in train dev test test_accent; do
     rm -rf "data/${s}"; cp -r "corpus/data/${s}" "data/${s}"
 done
 "${python}" - <<'PY'
 from pathlib import Path
-from geolid.demo.tiny import make_tiny_wav2vec2
+from geolid_demo.tiny import make_tiny_wav2vec2
 out = Path("downloads/tiny_w2v2")
 if not (out / "config.json").is_file():
     # Random weights, MMS layout (stable layer norm, 320x conv stack), 4 layers of 64.

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Prepare babel as Kaldi data directories (see geolid/data/corpora/babel.py for the layout).
-# Usage: local/prepare_babel.sh ROOT OUT [options]   (options: --help)
+# Prepare babel as Kaldi data directories in data/: train_babel_lang, dev_babel_lang (the >= 10 s sets: stage 3 or local/combine.sh).
+# The published interface (ESPnet PR "LID-9"): bash local/prepare_babel.sh [--dataset_path DIR]
+# (default: db.sh's BABEL); options: local/prepare_corpus.sh, or --help.
+# --sph2pipe PATH for shorten-compressed .sph; --ids 101 402 for some packages only.
 set -euo pipefail
-exec "${PYTHON:-python3}" -m geolid.bin.data_prep prepare babel "$@"
+corpus=babel
+# shellcheck source=local/prepare_corpus.sh
+. "$(dirname "${BASH_SOURCE[0]}")/prepare_corpus.sh"
