@@ -12,8 +12,9 @@ the line number of that file, and it follows from the published label rules:
 
 The combined model was trained on the union of five corpora (157 languages by
 the published README). ML-SUPERB 2.0's training languages are not listed in any
-public file we know, so its class order cannot be established from public facts:
-:func:`class_order` then names the one file needed and the command that makes it.
+public file we know, so its class order cannot be established from public facts
+alone: :func:`class_order` then names the one file needed and the command that makes
+it from ML-SUPERB 2.0's training folders (``python -m geolid.bin.data_sets class-order``).
 
 This module imports nothing heavy; it is the only place that knows the published
 repositories, experiment folders and the download command.
@@ -113,9 +114,12 @@ def class_order(model: PublishedModel) -> Tuple[str, ...]:
         f"training lang2utt of {model.train_set} ({COMBINED_N_LANGUAGES} languages of "
         "VoxLingua107, FLEURS, ML-SUPERB 2.0, VoxPopuli and Babel), and ML-SUPERB 2.0's "
         "training languages cannot be established from public facts. The one file needed is "
-        f"{model.lang2utt} (the path its config.yaml names, relative to egs2/geolid/lid1); "
-        f"make it there with `./{model.run_script} --stage 1 --stop_stage 3` (needs the five "
-        "training corpora), or copy it from a machine that has it")
+        f"{model.lang2utt} (the path its config.yaml names, relative to egs2/geolid/lid1). "
+        "Make it there from labels alone, no audio formatted: `python -m geolid.bin.data_sets "
+        f"class-order --ml_superb2 <ML-SUPERB 2.0 copy> --out {model.lang2utt}` (reads only "
+        "ML-SUPERB 2.0's train/<language>/ folders; the other four corpora's languages are "
+        f"published), or `./{model.run_script} --stage 1 --stop_stage 1` (stage 1 writes it), "
+        "or copy it from a machine that has it")
 
 
 def download_command(repo_id: str, local_dir: str = ".") -> str:

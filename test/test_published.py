@@ -33,7 +33,7 @@ def test_combined_class_order_names_the_file_and_command():
     msg = str(e.value)
     assert "cannot be established from public facts" in msg
     assert "dump/raw/train_all_no_filter_lang/lang2utt" in msg
-    assert "`./run_combined.sh --stage 1 --stop_stage 3`" in msg
+    assert "`python -m geolid.bin.data_sets class-order --ml_superb2 <ML-SUPERB 2.0 copy> --out dump/raw/train_all_no_filter_lang/lang2utt`" in msg
 
 
 def test_one_download_command():
@@ -63,7 +63,7 @@ def test_published_model_lookup():
 
 def _published_layout(root: Path, languages=VL107_CLASS_ORDER) -> Path:
     """What the hf download puts in a folder: the experiment, no lang2utt."""
-    from geolid.demo.tiny import make_experiment
+    from geolid_demo.tiny import make_experiment
 
     make_experiment(root / VL107.exp_dir, list(languages), lang2utt_relpath=VL107.lang2utt)
     (root / VL107.lang2utt).unlink()
@@ -72,25 +72,26 @@ def _published_layout(root: Path, languages=VL107_CLASS_ORDER) -> Path:
 
 def test_downloaded_repo_without_lang2utt_loads(tmp_path):
     from geolid.inference.api import GeoLID
-    from geolid.inference.hub import locate_model
+    from geolid.model.folder import ModelFolder
 
     root = _published_layout(tmp_path / "dl")
-    files = locate_model(str(root))
-    assert files.lang2utt is None and files.languages == list(VL107_CLASS_ORDER)
+    folder = ModelFolder.open(str(root))
+    assert folder.lang2utt is None and list(folder.languages) == list(VL107_CLASS_ORDER)
     lid = GeoLID.from_pretrained(str(root), device="cpu")
     assert lid.languages == list(VL107_CLASS_ORDER)
 
 
 def test_lang2utt_must_agree_with_the_published_order(tmp_path):
-    from geolid.inference.hub import ModelNotFoundError, locate_model
+    from geolid.model.errors import ModelNotFoundError
+    from geolid.model.folder import ModelFolder
 
     root = _published_layout(tmp_path / "dl")
     (root / VL107.lang2utt).write_text("".join(f"{c} u\n" for c in reversed(VL107_CLASS_ORDER)))
     with pytest.raises(ModelNotFoundError, match="disagrees with the class order of "
                                                  "espnet/geolid_vl107only_shared_trainable"):
-        locate_model(str(root))
+        ModelFolder.open(str(root))
     (root / VL107.lang2utt).write_text("".join(f"{c} u\n" for c in VL107_CLASS_ORDER))
-    assert locate_model(str(root)).languages == list(VL107_CLASS_ORDER)
+    assert list(ModelFolder.open(str(root)).languages) == list(VL107_CLASS_ORDER)
 
 
 def _geolid(args, tmp_path, **env):

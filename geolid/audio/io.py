@@ -30,6 +30,11 @@ PathLike = Union[str, os.PathLike]
 
 TARGET_SR = 16000
 MIN_SECONDS = 0.1
+# Sample rates real recordings have: telephony's 8 kHz down to old 2 kHz loggers, up to
+# 768 kHz (the highest PCM rate interfaces offer). A header outside this is corrupt or
+# crafted: a 200 KB WAV claiming 1 Hz would be read as 27.8 h of audio.
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 768000
 # soundfile (format, subtype) per output format; both lossless 16-bit PCM.
 FORMATS = {"wav": ("WAV", "PCM_16"), "flac": ("FLAC", "PCM_16")}
 _CONVERT_HINT = "convert it, e.g. `ffmpeg -i INPUT -ac 1 -ar 16000 OUTPUT.wav`"
@@ -131,6 +136,7 @@ def probe(path: PathLike) -> AudioInfo:
         info = sf.info(src)
     except Exception as e:  # soundfile raises RuntimeError / LibsndfileError
         raise _unreadable(src, e) from None
+    check_sample_rate(src, info.samplerate, "header sample rate")
     return AudioInfo(src, int(info.frames), int(info.samplerate), int(info.channels), info.format)
 
 
@@ -141,11 +147,25 @@ def audio_info(path: PathLike) -> AudioInfo:
     return info
 
 
-def check_duration(source: str, frames: int, sample_rate: float) -> None:
+def check_sample_rate(source: str, sample_rate, what: str = "sample rate") -> None:
+    """Raise :class:`AudioError` unless ``sample_rate`` is one a real recording can have
+    (:data:`MIN_SAMPLE_RATE` to :data:`MAX_SAMPLE_RATE` Hz)."""
+    try:
+        rate = float(sample_rate)
+    except (TypeError, ValueError):
+        raise AudioError(source, f"invalid sample rate {sample_rate!r}") from None
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise AudioError(source, f"{what} {rate:.10g} Hz, which no real recording has "
+                                 f"(allowed: {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz): the header "
+                                 f"is corrupt or the rate is wrong; {_CONVERT_HINT}")
+
+
+def check_duration(source: str, frames: int, sample_rate: float,
+                   min_seconds: float = MIN_SECONDS) -> None:
     if frames <= 0:
         raise AudioError(source, "empty audio (no samples)")
-    if frames / sample_rate < MIN_SECONDS:
-        raise AudioError(source, f"too short: {frames / sample_rate:.3f} s < {MIN_SECONDS} s "
+    if frames / sample_rate < min_seconds:
+        raise AudioError(source, f"too short: {frames / sample_rate:.3f} s < {min_seconds} s "
                                  "(language ID needs speech)")
 
 
@@ -177,13 +197,20 @@ def read_blocks(path: PathLike, blocksize: int) -> Iterator[np.ndarray]:
 
 
 def decode(data: bytes, source: str) -> Tuple[np.ndarray, int]:
-    """An audio file held in memory -> float32 ``(frames, channels)`` and its rate."""
+    """An audio file held in memory -> float32 ``(frames, channels)`` and its rate; an
+    unreadable one raises :class:`AudioError` with the message a file would get."""
     import soundfile as sf
 
+    if not data:
+        raise AudioError(source, "empty file (0 bytes)")
+    buf = io.BytesIO(data)
     try:
-        x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        x, sr = sf.read(buf, dtype="float32", always_2d=True)
     except Exception as e:
-        raise AudioError(source, f"unreadable audio ({_first_line(e)})") from None
+        # libsndfile names the buffer by its repr; say the source, as for a file
+        raise AudioError(source, f"unreadable audio ({_first_line(e).replace(repr(buf), repr(source))}); "
+                                 f"{_CONVERT_HINT}") from None
+    check_sample_rate(source, sr, "header sample rate")
     return x, int(sr)
 
 
@@ -196,8 +223,13 @@ def read_span(info: AudioInfo, start: int = 0, stop: Optional[int] = None):
     ratio = info.sample_rate / TARGET_SR
     n0 = int(math.floor(start * ratio))
     n1 = min(info.frames, int(math.ceil(stop * ratio)))
-    wav = to_mono_16k(read_frames(info.path, n0, n1), info.sample_rate, info.path,
-                      channels_last=True)
+    frames = read_frames(info.path, n0, n1)
+    if len(frames) == 0 and n1 > n0:
+        raise AudioError(info.path, f"ends at {n0 / info.sample_rate:.2f} s, before the "
+                                    f"{info.duration:.2f} s its header announces (a truncated file); "
+                                    f"{_CONVERT_HINT}")
+    # a span (the last block of a file, say) may be shorter than an input may be
+    wav = to_mono_16k(frames, info.sample_rate, info.path, channels_last=True, min_seconds=0.0)
     return wav[: stop - start]
 
 
@@ -216,7 +248,7 @@ def to_mono(x: np.ndarray) -> np.ndarray:
 
 
 def to_mono_16k(wav, sample_rate: float, source: str = "<array>",
-                channels_last: Optional[bool] = None):
+                channels_last: Optional[bool] = None, min_seconds: float = MIN_SECONDS):
     """Validate, downmix and resample a waveform (numpy or torch, 1-D or 2-D) to 16 kHz.
 
     A 2-D input is (channels, samples) for torch and (samples, channels) for
@@ -229,8 +261,7 @@ def to_mono_16k(wav, sample_rate: float, source: str = "<array>",
 
     if sample_rate is None:
         raise AudioError(source, "a waveform needs its sample rate (pass sample_rate=...)")
-    if not float(sample_rate) > 0:
-        raise AudioError(source, f"invalid sample rate {sample_rate}")
+    check_sample_rate(source, sample_rate)
     device = wav.device if isinstance(wav, torch.Tensor) else None
     if device is not None:
         wav = wav.detach().cpu()
@@ -252,7 +283,7 @@ def to_mono_16k(wav, sample_rate: float, source: str = "<array>",
         raise AudioError(source, "waveform must be 1-D or 2-D (channels x samples), got shape "
                                  f"{tuple(x.shape)}")
     x = np.asarray(x, dtype=np.float32)
-    check_duration(source, x.size, float(sample_rate))
+    check_duration(source, x.size, float(sample_rate), min_seconds)
     bad = int(np.count_nonzero(~np.isfinite(x)))
     if bad:
         raise AudioError(source, f"contains {bad} NaN/inf sample(s); the file is corrupt or was "

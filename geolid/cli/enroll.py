@@ -15,7 +15,7 @@ import sys
 
 def add_enroll_parser(sub) -> None:
     from geolid.inference.enroll import DEFAULT_METHOD, METHODS
-    from geolid.inference.hub import DEFAULT_MODEL
+    from geolid.published import DEFAULT_MODEL
 
     p = sub.add_parser(
         "enroll", help="add languages to a model from a few labelled clips (no training)",
@@ -24,9 +24,14 @@ def add_enroll_parser(sub) -> None:
     p.add_argument("folder", metavar="FOLDER", help="one subfolder per ISO 639-3 code, with clips")
     p.add_argument("--model", default=os.environ.get("GEOLID_MODEL", DEFAULT_MODEL),
                    help="model to start from (default: $GEOLID_MODEL or %(default)s)")
-    p.add_argument("--out", required=True, help="new model folder to write (must not exist or be empty)")
+    p.add_argument("--out", required=True, help="new model folder to write (must not exist or be "
+                                                "empty; never the source model's folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out folder")
     p.add_argument("--method", choices=METHODS, default=DEFAULT_METHOD,
                    help="how clips become sub-centres (default %(default)s; see docs/enroll.md)")
+    p.add_argument("--reference", metavar="FOLDER",
+                   help="--method offset: clips of languages the model knows (FOLDER/<iso3>/<clips>), "
+                        "to cap each new language's offset where it would take them (docs/enroll.md)")
     p.add_argument("--revision", help="Hub revision of --model")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     p.set_defaults(func=run_enroll)
@@ -36,14 +41,18 @@ def run_enroll(args) -> int:
     from geolid.cli.predict import EXIT_OK, UsageError
     from geolid.inference.enroll import EnrollError, collect_clips
 
+    from geolid.model.folder import check_output_folder
+
+    check_output_folder(args.out, overwrite=args.overwrite)   # before embedding any clip
     try:
         clips = collect_clips(args.folder)
+        reference = collect_clips(args.reference) if args.reference else None
         from geolid.inference.api import GeoLID  # torch + ESPnet: only once the folder is good
 
         lid = GeoLID.from_pretrained(args.model, device=args.device, dtype="float32",
                                      revision=args.revision)
-        summary = lid.enroll(clips, method=args.method)
-        out = lid.save(args.out)
+        summary = lid.enroll(clips, method=args.method, reference=reference)
+        out = lid.save(args.out, overwrite=args.overwrite)
     except EnrollError as e:
         raise UsageError(str(e)) from None
     for code, s in summary.items():

@@ -1,8 +1,15 @@
-"""Output formats of ``geolid predict``: table, json, jsonl, tsv (docs/cli.md).
+r"""Output formats of ``geolid predict``: table, json, jsonl, tsv (docs/cli.md).
 
 ``jsonl`` and ``json`` carry the full record (:meth:`Prediction.to_dict`);
 ``tsv`` has fixed columns (:data:`TSV_COLUMNS`); ``table`` is for people and may
 change. Import-light: no torch.
+
+TSV escaping: every cell (the key, which is a file name or a wav.scp key, the
+error message, and every other column) is written with backslash, tab, newline
+and carriage return escaped as ``\\``, ``\t``, ``\n`` and ``\r``, so one input
+is always one line of exactly ``len(TSV_COLUMNS)`` tab-separated cells, and
+:func:`tsv_unescape` gives the original text back (``tsv_unescape(tsv_escape(s))
+== s`` for every string).
 """
 from __future__ import annotations
 
@@ -11,15 +18,16 @@ from typing import IO, Iterable, List, Optional
 
 from geolid.inference.results import SCHEMA_VERSION, Prediction
 
-FORMATS = ("table", "json", "jsonl", "tsv")
+FORMATS = ("table", "json", "jsonl", "tsv", "parquet")  # parquet: a dataset folder (--out only)
 TSV_COLUMNS = ("key", "language", "name", "probability", "rejected", "lat", "lon", "top_k",
                "duration", "num_windows", "segments", "error")
 
 
 def format_for_path(path: str) -> Optional[str]:
     """Format implied by an output file's extension (None if none is)."""
-    for ext, fmt in ((".jsonl", "jsonl"), (".json", "json"), (".tsv", "tsv"), (".txt", "table")):
-        if path.lower().endswith(ext):
+    for ext, fmt in ((".jsonl", "jsonl"), (".json", "json"), (".tsv", "tsv"), (".txt", "table"),
+                     (".parquet", "parquet")):
+        if path.lower().rstrip("/").endswith(ext):
             return fmt
     return None
 
@@ -33,12 +41,36 @@ def _na(v, fmt="{}") -> str:
     return "-" if v is None else fmt.format(v)
 
 
+_TSV_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_TSV_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+
+
+def tsv_escape(text: str) -> str:
+    r"""``text`` as one TSV cell: backslash, tab, newline, CR -> ``\\ \t \n \r``."""
+    return "".join(_TSV_ESCAPES.get(c, c) for c in text)
+
+
+def tsv_unescape(cell: str) -> str:
+    """Inverse of :func:`tsv_escape` (a lone backslash before another character stays)."""
+    out, i = [], 0
+    while i < len(cell):
+        c = cell[i]
+        if c == "\\" and i + 1 < len(cell) and cell[i + 1] in _TSV_UNESCAPES:
+            out.append(_TSV_UNESCAPES[cell[i + 1]])
+            i += 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
 def tsv_header() -> str:
     return "\t".join(TSV_COLUMNS)
 
 
 def tsv_row(p: Prediction) -> str:
-    """One tsv line; top_k as ``code:prob,...``, segments as ``start-end:code:prob;...``."""
+    """One tsv line; top_k as ``code:prob,...``, segments as ``start-end:code:prob;...``;
+    every cell escaped (:func:`tsv_escape`)."""
     top = ",".join(f"{s.code}:{s.probability:.4f}" for s in p.top_k)
     segs = ";".join(f"{s.start:.2f}-{s.end:.2f}:{s.language}:{s.probability:.4f}"
                     for s in p.segments or [])
@@ -47,8 +79,8 @@ def tsv_row(p: Prediction) -> str:
              "" if p.location is None else f"{p.location.lat:.4f}",
              "" if p.location is None else f"{p.location.lon:.4f}", top,
              _na(p.duration, "{:.2f}") if p.duration is not None else "", str(p.num_windows),
-             segs, (p.error or "").replace("\t", " ").replace("\n", " ")]
-    return "\t".join(c if c != "-" else "" for c in cells)
+             segs, p.error or ""]
+    return "\t".join(tsv_escape(c) if c != "-" else "" for c in cells)
 
 
 def table_lines(p: Prediction, top_k: int) -> List[str]:
@@ -76,7 +108,7 @@ class Writer:
 
     def __init__(self, out: IO[str], fmt: str, top_k: int, model: str = "",
                  include_geo_vector: bool = False, header: bool = True):
-        if fmt not in FORMATS:
+        if fmt not in FORMATS or fmt == "parquet":   # parquet: geolid.cli.parquet_store
             raise ValueError(f"unknown format '{fmt}'; choose from {FORMATS}")
         self.out, self.fmt, self.top_k = out, fmt, top_k
         self.model, self.geo = model, include_geo_vector

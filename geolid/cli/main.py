@@ -7,6 +7,7 @@
     geolid download REPO_ID [--local-dir DIR]
     geolid export MODEL --out DIR [--quantize int8]          # ONNX Runtime on CPU
     geolid prepare ...                                       # corpus preparation
+    geolid serve --model M [--port 8000]                     # HTTP service (docs/serve.md)
 
 Start-up is kept light: this module and the parsers import neither torch nor
 ESPnet; ``predict`` loads them only once the inputs are checked. Exit status: 0
@@ -18,7 +19,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from geolid.cli.output_store import OutputRefused
 from geolid.cli.predict import EXIT_OK, EXIT_USAGE, UsageError, add_predict_parser
@@ -27,7 +28,7 @@ from geolid.cli.predict import EXIT_OK, EXIT_USAGE, UsageError, add_predict_pars
 def _add_languages_parser(sub) -> None:
     import os
 
-    from geolid.inference.hub import DEFAULT_MODEL
+    from geolid.published import DEFAULT_MODEL
 
     p = sub.add_parser("languages", help="list the languages a model knows (class order)",
                        description="List a model's languages: class index, ISO 639-3 code, name.")
@@ -49,7 +50,7 @@ def _add_download_parser(sub) -> None:
 
 
 def run_languages(args) -> int:
-    from geolid.inference.hub import model_languages
+    from geolid.model.folder import model_languages
     from geolid.inference.results import language_name
 
     # Published models list their shipped class order: no download, works offline.
@@ -72,7 +73,7 @@ def run_languages(args) -> int:
 
 
 def run_download(args) -> int:
-    from geolid.inference.hub import download
+    from geolid.model.hub import download
 
     path = download(args.repo_id, revision=args.revision, local_dir=args.local_dir)
     print(path)
@@ -94,12 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_download_parser(sub)
     from geolid.export.cli import add_export_parser  # import-light: onnx loads on use
     add_export_parser(sub)
-    try:  # corpus preparation lives in geolid.bin.data_prep (import-light); absent in trimmed installs
-        from geolid.bin.data_prep import add_prepare_subcommands
-    except ImportError:
-        pass
-    else:
-        add_prepare_subcommands(sub)
+    from geolid.cli.prepare import add_prepare_subcommands  # import-light: corpora load on use
+    add_prepare_subcommands(sub)
+    from geolid.cli.serve import add_serve_parser  # import-light: FastAPI/uvicorn load on use
+    add_serve_parser(sub)
     return parser
 
 
@@ -110,27 +109,31 @@ def _version() -> str:
 
 
 def _is_model_file_error(e: BaseException) -> bool:
-    """A checkpoint or export error (a bad model file or option, exit 2). Checked by
-    module, so that commands which never load torch do not import these modules."""
-    for module, name in (("geolid.tasks.checkpoint", "CheckpointError"),
-                         ("geolid.export.onnx", "ExportError")):
-        loaded = sys.modules.get(module)
-        if loaded is not None and isinstance(e, getattr(loaded, name)):
-            return True
-    return False
+    """A checkpoint error (a bad weights file, exit 2). Checked by module, so that
+    commands which never load torch do not import it."""
+    loaded = sys.modules.get("geolid.tasks.checkpoint")
+    return loaded is not None and isinstance(e, loaded.CheckpointError)
+
+
+def _verbose_anywhere(argv: List[str]) -> Tuple[List[str], bool]:
+    """``-v``/``--verbose`` is accepted anywhere on the command line (errors say "details
+    with -v" whatever the subcommand), not only before it."""
+    rest = [a for a in argv if a not in ("-v", "--verbose")]
+    return rest, len(rest) != len(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv, verbose = _verbose_anywhere(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    args.verbose = args.verbose or verbose
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "prepare":
-        from geolid.bin.data_prep import run
+        from geolid.cli.prepare import run_prepare
 
-        return run(args)
+        return run_prepare(args)
     from geolid.audio import AudioError
-    from geolid.inference.hub import ModelNotFoundError
-    from geolid.inference.model_errors import ModelError
+    from geolid.model.errors import ModelError, ModelNotFoundError
 
     try:
         return args.func(args)
@@ -150,6 +153,19 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"geolid {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a disk that fills up, a folder that vanishes mid-run, ...
+        if args.verbose:
+            raise
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"geolid {args.command}: error: {e.strerror or e}{where}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:  # a bug: one line, the traceback with -v
+        if args.verbose:
+            raise
+        first = (str(e).strip().splitlines() or [""])[0][:300]
+        print(f"geolid {args.command}: internal error: {type(e).__name__}: {first} (rerun with -v "
+              "for the traceback, and please report it)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -17,8 +17,12 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from geolid.cli.formats import FORMATS, Writer, format_for_path
 from geolid.cli.output_store import OutputStore
 from geolid.inference.results import Prediction
+from geolid.model.errors import ModelError, ModelNotFoundError
 
 EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
+ENGINES = ("single", "ray")
+RAY_FLAGS = (("actors", "--actors"), ("ray_address", "--ray-address"),
+             ("gpus_per_actor", "--gpus-per-actor"), ("cpus_per_actor", "--cpus-per-actor"))
 
 
 class UsageError(Exception):
@@ -26,7 +30,7 @@ class UsageError(Exception):
 
 
 def add_predict_parser(sub) -> None:
-    from geolid.inference.hub import DEFAULT_MODEL
+    from geolid.published import DEFAULT_MODEL
 
     p = sub.add_parser(
         "predict", help="language, top-k probabilities and location of audio files",
@@ -36,15 +40,38 @@ def add_predict_parser(sub) -> None:
     p.add_argument("inputs", nargs="*", metavar="FILE_OR_DIR",
                    help="audio files, or folders searched recursively for audio")
     p.add_argument("--scp", help="Kaldi wav.scp ('key path' per line) to read inputs from")
+    p.add_argument("--manifest", metavar="FILE",
+                   help="Parquet file/folder or JSONL file with a 'path' column (and optionally "
+                        "'key') to read inputs from")
     p.add_argument("--model", default=os.environ.get("GEOLID_MODEL", DEFAULT_MODEL),
                    help="Hugging Face repo id, published-layout folder, experiment folder or .pth "
                         "(default: $GEOLID_MODEL or %(default)s)")
     p.add_argument("--revision", help="Hub revision of --model")
+    p.add_argument("--allow-outside-paths", action="store_true",
+                   help="let the model's config.yaml name files outside its folder (refused by "
+                        "default: a downloaded model must not make geolid read other files)")
     p.add_argument("--top-k", type=int, default=5, help="languages to list per input (default 5)")
     p.add_argument("--format", choices=FORMATS,
                    help="output format (default: from --out's extension, else table)")
-    p.add_argument("--out", help="write here instead of stdout; a .jsonl file is resumable "
-                                 "(only our own records of the same model; see docs/cli.md)")
+    p.add_argument("--out", help="write here instead of stdout; a .jsonl file and a .parquet dataset "
+                                 "(a folder of part files) are resumable (only our own records of "
+                                 "the same model and options; see docs/cli.md)")
+    p.add_argument("--embedding", action="store_true",
+                   help="include the language embedding (Parquet output: an 'embedding' column)")
+    p.add_argument("--engine", choices=ENGINES, default="single",
+                   help="single: this process; ray: a Ray Data stage, one model per actor, on a "
+                        "local Ray instance or the cluster at --ray-address (docs/ray.md)")
+    p.add_argument("--actors", type=int, default=None, metavar="N",
+                   help="--engine ray: model copies (actors) scoring in parallel (default 1)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="--engine ray: join this Ray cluster ('auto', 'ray://head:10001', "
+                        "'head:6379') instead of starting a local instance")
+    p.add_argument("--gpus-per-actor", type=float, default=None, metavar="G",
+                   help="--engine ray: GPUs each actor reserves (default: 1 when the cluster has "
+                        "that many, a share when fewer, 0 without GPUs or with --device cpu)")
+    p.add_argument("--cpus-per-actor", type=float, default=None, metavar="C",
+                   help="--engine ray: CPUs each actor reserves in Ray's accounting (default 1); "
+                        "torch threads are the node's CPUs divided among the actors on it")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out that is not resumable by this run (another "
                         "program's file, another model's results) instead of refusing")
@@ -54,6 +81,9 @@ def add_predict_parser(sub) -> None:
                         "agrees with fp32, else fp32; never fp16. See docs/cli.md)")
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
                    help="int8: dynamic int8 encoder linear layers (CPU only; see docs/cli.md)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads (default: this machine's cores shared among the geolid "
+                        "processes running at once, re-counted between batches; or $GEOLID_THREADS)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="windows per batch (default: 1 on CPU, where batching pays only for small "
                         "models; on GPU as many as fit in 240 s of padded audio); outputs do not "
@@ -68,7 +98,10 @@ def add_predict_parser(sub) -> None:
                    help="inputs shorter than S seconds get an error record instead of a guess "
                         "(default: the measured minimum, see docs/cli.md; 0 turns it off)")
     p.add_argument("--segments", action="store_true", help="report each window's language")
-    # --- vad / timeline options (docs/vad.md, docs/timeline.md)
+    p.add_argument("--budget", type=float, metavar="S",
+                   help="long files: analyse at most S seconds of detected speech, in windows spread "
+                        "over the whole file, stopping once the answer settles; the record's "
+                        "'analysed' field says what was looked at (docs/budget.md)")
     p.add_argument("--speech-detector", choices=["silero", "energy", "none"],
                    default=os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"),
                    help="speech detector: inputs without speech are labelled zxx, every record "
@@ -82,17 +115,21 @@ def add_predict_parser(sub) -> None:
                    help="--timeline hop between windows, seconds (default %(default)s)")
     p.add_argument("--switch-penalty", type=float, default=48.0, metavar="NATS",
                    help="--timeline cost of a change of language (default %(default)s)")
-    # --- end vad
     p.add_argument("--reject-below", type=float, metavar="P",
                    help="label an input 'unknown' when its top (calibrated) probability is below P")
-    # --- location prior hook (geolid.inference.prior) ---
+    p.add_argument("--reject-unknown", action="store_true",
+                   help="label an input 'unknown' when the measured unknown-language score says the "
+                        "model does not know its language (fitted by the recipe's stage 7; "
+                        "docs/open_set.md)")
+    p.add_argument("--languages", metavar="CODES",
+                   help="candidate languages, e.g. eng,fra,deu: probabilities renormalised over them, "
+                        "and 'none' when the model puts most of its mass elsewhere (docs/open_set.md)")
     p.add_argument("--near", metavar="LAT,LON[,RADIUS_KM]",
                    help="the audio comes from near here: reweight languages by a location prior "
                         "(radius default 1000 km; write --near=-1.3,36.8 for a negative latitude; "
                         "see docs/enroll.md)")
     p.add_argument("--near-strength", type=float, default=None, metavar="S",
                    help="prior strength in [0, 1] (default 0.9: odds change at most 10x)")
-    # --- end hook ---
     p.add_argument("--no-location", action="store_true", help="skip decoding the geo vector")
     p.add_argument("--geo-vector", action="store_true",
                    help="include the 299-d geo vector in json/jsonl output")
@@ -105,20 +142,31 @@ def add_predict_parser(sub) -> None:
 
 # ------------------------------------------------------------------- inputs
 def expand_inputs(inputs: List[str]) -> List[Tuple[str, str]]:
-    """``(key, path)`` for files and for audio found under folders (sorted)."""
+    """``(key, path)`` for files and for audio found under folders (sorted).
+
+    A path that cannot be examined (under a folder this user may not search) and a
+    subfolder that cannot be listed become inputs of their own, which then get an
+    error record naming them: nothing is skipped silently, and the batch goes on.
+    """
     from geolid.audio import audio_extensions
 
     exts = audio_extensions()
     out: List[Tuple[str, str]] = []
     for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in exts)
-            if not found:
-                raise UsageError(f"{item}: folder holds no audio files ({', '.join(exts[:8])}, ...)")
-            out.extend((f, f) for f in found)
-        else:
-            out.append((item, item))  # a missing file becomes an error record, not a crash
+        try:
+            is_dir = Path(item).is_dir()
+        except OSError:           # e.g. a file under a folder without search permission
+            is_dir = False
+        if not is_dir:
+            out.append((item, item))  # a missing or unreachable file becomes an error record
+            continue
+        found, unreadable = [], []
+        for top, dirs, files in os.walk(item, onerror=lambda e: unreadable.append(e.filename)):
+            dirs.sort()
+            found += [os.path.join(top, f) for f in files if Path(f).suffix.lower() in exts]
+        if not found and not unreadable:
+            raise UsageError(f"{item}: folder holds no audio files ({', '.join(exts[:8])}, ...)")
+        out.extend((f, f) for f in sorted(found) + sorted(unreadable))
     return out
 
 
@@ -132,11 +180,67 @@ def read_scp(path: str) -> List[Tuple[str, str]]:
         rows = read_kaldi_map(path)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"--scp {path}: cannot read it ({e.strerror}); check its permissions") from None
     out = []
     for key, value in rows.items():
         if not value:
             raise UsageError(f"{path}: key '{key}' has no path")
         out.append((key, value))
+    return out
+
+
+def read_manifest(path: str) -> List[Tuple[str, str]]:
+    """``(key, path)`` pairs of a Parquet (file or dataset folder) or JSONL manifest with a
+    ``path`` column and an optional ``key`` column (default: the path)."""
+    import json
+
+    where = Path(path)
+    if not where.exists():
+        raise UsageError(f"--manifest {path}: not found")
+    if where.is_dir() or where.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise UsageError("--manifest: reading Parquet needs pyarrow (pip install "
+                             "'geolid-espnet[scale]')") from None
+        try:
+            names = pq.read_schema(path).names if where.is_file() else \
+                pq.ParquetDataset(path).schema.names
+            if "path" not in names:
+                raise UsageError(f"--manifest {path}: no 'path' column (columns: {', '.join(names)})")
+            table = pq.read_table(path, columns=[c for c in ("key", "path") if c in names])
+        except UsageError:
+            raise
+        except Exception as e:   # pyarrow's ArrowInvalid and OSError
+            raise UsageError(f"--manifest {path}: not a readable Parquet file "
+                             f"({str(e).splitlines()[0][:200]})") from None
+        rows = table.to_pylist()
+    elif where.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        rows = []
+        try:
+            with open(path, encoding="utf-8") as f:
+                for lineno, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except ValueError:
+                        raise UsageError(f"--manifest {path}: line {lineno} is not JSON") from None
+                    if not isinstance(obj, dict) or "path" not in obj:
+                        raise UsageError(f"--manifest {path}: line {lineno} has no 'path' field")
+                    rows.append(obj)
+        except OSError as e:
+            raise UsageError(f"--manifest {path}: cannot read it ({e.strerror})") from None
+    else:
+        raise UsageError(f"--manifest {path}: give a .parquet or .jsonl manifest (for a Kaldi "
+                         "wav.scp use --scp)")
+    out = []
+    for i, row in enumerate(rows, 1):
+        if not row.get("path"):
+            raise UsageError(f"--manifest {path}: row {i} has no path")
+        key = row.get("key")
+        out.append((str(key) if key not in (None, "") else str(row["path"]), str(row["path"])))
     return out
 
 
@@ -151,32 +255,35 @@ def _unsupported(value: str) -> Optional[str]:
 
 # ------------------------------------------------------------------- running
 def run_predict(args) -> int:
-    pairs = (read_scp(args.scp) if args.scp else []) + expand_inputs(args.inputs)
+    _check_engine_args(args)
+    pairs = ((read_scp(args.scp) if args.scp else []) + (read_manifest(args.manifest) if args.manifest
+                                                          else []) + expand_inputs(args.inputs))
     if not pairs:
-        raise UsageError("nothing to do: give audio files/folders or --scp wav.scp")
+        raise UsageError("nothing to do: give audio files/folders, --scp wav.scp or --manifest FILE")
     _check_unique(pairs)
-    if args.top_k < 1:
-        raise UsageError("--top-k must be >= 1")
-    if args.reject_below is not None and not 0 <= args.reject_below <= 1:
-        raise UsageError("--reject-below must be a probability in [0, 1]")
-    _check_options(args)
+    options = options_from_args(args)
     fmt = args.format or (format_for_path(args.out) if args.out else None) or "table"
-    args.near_prior = None
-    if args.near is not None or args.near_strength is not None:  # location prior hook
-        from geolid.inference.prior import parse_near
-        if args.near is None:
-            raise UsageError("--near-strength needs --near LAT,LON[,RADIUS_KM]")
-        try:
-            args.near_prior = parse_near(args.near, args.near_strength)
-        except ValueError as e:
-            raise UsageError(f"--{e}") from None
+    _check_format(args, fmt)
     truth = _read_truth(args.utt2lang) if args.utt2lang else None
+    if args.map:
+        _check_png(args.map)
 
-    identity = _model_identity(args)
-    store = OutputStore(args.out, fmt, identity, overwrite=args.overwrite) if args.out else None
+    from geolid.model.folder import ModelFolder
+
+    folder = ModelFolder.open(args.model, revision=args.revision, allow_outside=args.allow_outside_paths)
+    _check_model_options(options, folder)
+    identity = folder.identity(args.model)
+    if fmt == "parquet":
+        from geolid.cli.parquet_store import ParquetStore
+
+        store = ParquetStore(args.out, identity, options.result_key(), overwrite=args.overwrite)
+    else:
+        store = (OutputStore(args.out, fmt, identity, overwrite=args.overwrite,
+                             options=options.result_key()) if args.out else None)
     done = store.open() if store else set()
     try:
-        collected, failed, n_todo = _run_inputs(args, pairs, done, fmt, identity, store)
+        with _core_share(args):
+            collected, failed, n_todo = _run_inputs(args, pairs, done, fmt, identity, store, options)
     except BaseException:
         if store:
             store.close(failed=True)
@@ -195,16 +302,104 @@ def run_predict(args) -> int:
     return EXIT_OK
 
 
-def _model_identity(args):
-    """Name + weights sha256 of --model, before any heavy import (resume checks need it)."""
-    from geolid.inference.hub import locate_model
-    from geolid.inference.model_identity import model_identity
-
-    files = locate_model(args.model, revision=args.revision)
-    return model_identity(args.model, files.model)
+_FLAG_OF = {"window": "--window", "overlap": "--overlap", "speech_detector": "--speech-detector",
+            "min_duration": "--min-duration", "batch_size": "--batch-size", "top_k": "--top-k",
+            "reject_below": "--reject-below", "timeline_window": "--timeline-window",
+            "timeline_hop": "--timeline-hop", "switch_penalty": "--switch-penalty", "budget": "--budget"}
 
 
-def _run_inputs(args, pairs, done, fmt, identity, store):
+def options_from_args(args):
+    """The run's :class:`PredictOptions`; a bad value is a one-line usage error naming the flag."""
+    from geolid.inference.options import PredictOptions, TimelineOptions
+
+    near = None
+    if args.near is not None or args.near_strength is not None:
+        from geolid.inference.prior import parse_near
+
+        if args.near is None:
+            raise UsageError("--near-strength needs --near LAT,LON[,RADIUS_KM]")
+        try:
+            near = parse_near(args.near, args.near_strength)
+        except ValueError as e:
+            raise UsageError(f"--{e}") from None
+    timeline = (TimelineOptions(args.timeline_window, args.timeline_hop, args.switch_penalty)
+                if args.timeline else None)
+    kwargs = dict(window=args.window, overlap=args.overlap, vad=args.vad,
+                  speech_detector=args.speech_detector, batch_size=args.batch_size,
+                  top_k=args.top_k, reject_below=args.reject_below, near=near,
+                  reject_unknown=args.reject_unknown, budget=args.budget,
+                  languages=tuple(args.languages.split(",")) if args.languages else None,
+                  locate=not args.no_location, segments=args.segments, timeline=timeline)
+    if args.min_duration is not None:
+        kwargs["min_duration"] = args.min_duration
+    try:
+        return PredictOptions(**kwargs)
+    except ValueError as e:
+        name, _, rest = str(e).partition(" ")
+        raise UsageError(f"{_FLAG_OF[name]} {rest}" if name in _FLAG_OF else str(e)) from None
+
+
+def _check_engine_args(args) -> None:
+    """Ray flags need ``--engine ray``; Ray itself must be installed for it."""
+    if args.engine != "ray":
+        given = [flag for name, flag in RAY_FLAGS if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"{given[0]} needs --engine ray")
+        return
+    if args.actors is not None and args.actors < 1:
+        raise UsageError(f"--actors must be an integer >= 1, got {args.actors}")
+    for name, flag in RAY_FLAGS[2:]:
+        v = getattr(args, name)
+        if v is not None and not v >= 0:
+            raise UsageError(f"{flag} must be >= 0, got {v}")
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("pyarrow") is None:
+        raise UsageError("--engine ray needs Ray Data and pyarrow: pip install 'geolid-espnet[scale]' "
+                         "(tools/install.sh installs them)")
+
+
+def _check_format(args, fmt: str) -> None:
+    if fmt == "parquet":
+        if not args.out:
+            raise UsageError("--format parquet writes a dataset folder: give --out results.parquet")
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise UsageError("--out *.parquet needs pyarrow: pip install 'geolid-espnet[scale]'")
+    elif args.embedding:
+        raise UsageError("--embedding is written to Parquet output only: give --out results.parquet")
+
+
+def _core_share(args):
+    """The run's share of the CPU cores (geolid/utils/threads.py): concurrent ``geolid predict``
+    runs split the cores instead of oversubscribing them."""
+    from geolid.utils.threads import CoreShare
+
+    if args.threads is not None and args.threads < 1:
+        raise UsageError(f"--threads must be >= 1, got {args.threads}")
+    try:
+        return CoreShare(threads=args.threads)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _check_model_options(options, folder) -> None:
+    """Options that depend on the model, checked before any audio is read."""
+    if options.languages is not None:
+        from geolid.inference.candidates import CandidateError, parse_languages
+
+        try:
+            parse_languages(options.languages, folder.languages)
+        except CandidateError as e:
+            raise UsageError(f"--languages: {e}") from None
+    if options.reject_unknown and folder.head.unknown is None:
+        raise UsageError(f"--reject-unknown: {folder.exp} has no fitted unknown-language score; the "
+                         "recipe's stage 7 (python -m geolid.bin.calibrate) fits it, or use "
+                         "--reject-below P")
+
+
+def _run_inputs(args, pairs, done, fmt, identity, store, options):
     """Predict the inputs not yet ``done`` and write them; (kept, failed, n run)."""
     todo = [(k, v) for k, v in pairs if k not in done]
     if done:
@@ -215,81 +410,155 @@ def _run_inputs(args, pairs, done, fmt, identity, store):
     if not todo:
         return collected, failed, 0
 
-    from geolid.inference.api import GeoLID, InferenceOptions  # torch + ESPnet: only now
-    from geolid.inference.model_errors import ModelError
+    chunks = (_ray_chunks(args, todo, identity, options, fmt) if args.engine == "ray"
+              else _single_chunks(args, todo, identity, options, fmt))
+    writer = None
+    if fmt != "parquet":
+        out = store.stream() if store else sys.stdout
+        writer = Writer(out, fmt, options.top_k, model=args.model, include_geo_vector=args.geo_vector)
+    for chunk, table in chunks:
+        if writer is None:
+            store.write(table)
+        else:
+            writer.write(chunk)
+            if store:
+                store.flush()
+        failed.extend(p for p in chunk if p.error)
+        if args.map or args.utt2lang:
+            collected.extend(chunk)
+    if writer is not None:
+        writer.close()
+    return collected, failed, len(todo)
+
+
+def _split_unsupported(todo):
+    """``(runnable pairs, failure records of piped/ark entries)``."""
+    bad = {k: why for k, v in todo for why in [_unsupported(v)] if why}
+    return ([(k, v) for k, v in todo if k not in bad],
+            [Prediction.failure(k, bad[k], v) for k, v in todo if k in bad])
+
+
+def _single_chunks(args, todo, identity, options, fmt):
+    """This process: ``(predictions, Parquet table or None)`` per chunk of inputs."""
+    from geolid.inference.api import GeoLID  # torch + ESPnet: only now
 
     try:
         model = GeoLID.from_pretrained(args.model, device=args.device, dtype=args.dtype,
                                        quantize=None if args.quantize == "none" else args.quantize,
-                                       revision=args.revision)
-    except ModelError:
+                                       revision=args.revision, allow_outside=args.allow_outside_paths)
+    except (ModelError, ModelNotFoundError):
         raise
     except ValueError as e:  # option combinations the model cannot run with
         raise UsageError(str(e)) from None
-    options = InferenceOptions(window=args.window, overlap=args.overlap, vad=args.vad,
-                               batch_size=args.batch_size,
-                               speech_detector=args.speech_detector)  # vad hook
-    if args.min_duration is not None:
-        options.min_duration = args.min_duration
-    out = store.stream() if store else sys.stdout
-    writer = Writer(out, fmt, args.top_k, model=args.model, include_geo_vector=args.geo_vector)
-    for chunk in _predictions(model, todo, args, options):
+    key = options.result_key()
+    for chunk, embeddings in _predictions(model, todo, args, options):
         for p in chunk:
             p.model = identity.to_dict()
-        writer.write(chunk)
-        if store:
-            store.flush()
-        failed.extend(p for p in chunk if p.error)
-        if args.map or args.utt2lang:
-            collected.extend(chunk)
-    writer.close()
-    return collected, failed, len(todo)
+            p.options = key
+        table = None
+        if fmt == "parquet":
+            from geolid.integrations.records import predictions_table
+
+            table = predictions_table(chunk, embeddings if args.embedding else None, args.geo_vector)
+        yield chunk, table
 
 
-def _predictions(model, todo, args, options) -> Iterator[List[Prediction]]:
-    """Predictions in chunks (so writers can flush per chunk), with a progress bar."""
+def _predictions(model, todo, args, options) -> Iterator[Tuple[List[Prediction], List]]:
+    """Predictions (and embeddings) in chunks (so writers can flush per chunk), with a
+    progress bar."""
     from tqdm import tqdm
 
     from geolid.inference.api import CHUNK_SOURCES
 
     bar = tqdm(total=len(todo), unit="file", desc="geolid predict", disable=args.quiet,
                file=sys.stderr)
+    from geolid.utils.threads import CoreShare
+
+    share = CoreShare.active()
     try:
         for start in range(0, len(todo), CHUNK_SOURCES):
+            if share is not None:
+                share.refresh()   # a run that started or ended meanwhile changes our share
             part = todo[start:start + CHUNK_SOURCES]
-            bad = {k: _unsupported(v) for k, v in part if _unsupported(v)}
-            runnable = [(k, v) for k, v in part if k not in bad]
-            preds = {p.key: p for p in model.predict_iter(
-                runnable, top_k=args.top_k, reject_below=args.reject_below,
-                segments=args.segments, locate=not args.no_location, options=options,
-                near=getattr(args, "near_prior", None))}
-            preds.update({k: Prediction.failure(k, why, v) for k, v in part
-                          for why in [bad.get(k)] if why})
-            if args.timeline:  # vad hook: segments become the language timeline
-                from geolid.inference.timeline import TimelineOptions, add_timelines
-
-                topts = TimelineOptions(args.timeline_window, args.timeline_hop, args.switch_penalty,
-                                        speech_detector=args.speech_detector)
-                try:
-                    topts.check()
-                except ValueError as e:
-                    raise UsageError(str(e)) from None
-                add_timelines(model, preds.values(), topts)
+            runnable, bad = _split_unsupported(part)
+            if args.embedding:   # predict_iter, with each input's scored utterance beside it
+                preds = {p.key: (p, u.embedding if p.ok else None)
+                         for p, u in model.predict_scored(runnable, options=options)}
+            else:
+                preds = {p.key: (p, None) for p in model.predict_iter(runnable, options=options)}
+            preds.update({p.key: (p, None) for p in bad})
             bar.update(len(part))
-            yield [preds[k] for k, _ in part]
+            yield [preds[k][0] for k, _ in part], [preds[k][1] for k, _ in part]
     finally:
         bar.close()
 
 
-def _check_options(args) -> None:
-    if not args.window > 0:
-        raise UsageError(f"--window must be > 0 seconds, got {args.window}")
-    if not args.vad and not 0 <= args.overlap < args.window:  # --vad windows do not overlap
-        raise UsageError(f"--overlap must be >= 0 and below --window ({args.window}), got {args.overlap}")
-    if args.min_duration is not None and args.min_duration < 0:
-        raise UsageError(f"--min-duration must be >= 0 seconds, got {args.min_duration}")
-    if args.batch_size is not None and args.batch_size < 1:
-        raise UsageError(f"--batch-size must be >= 1, got {args.batch_size}")
+def _ray_chunks(args, todo, identity, options, fmt):
+    """The Ray stage (geolid.integrations.ray): ``(predictions, result table)`` per batch
+    as it finishes. Rows of a key already given (a retried batch) are dropped, rows of
+    other weights refused, and every input must come back."""
+    import pyarrow as pa
+
+    from geolid.integrations.ray import score_pairs
+    from geolid.integrations.records import predictions_table, prediction_from_row
+
+    runnable, bad = _split_unsupported(todo)
+    for p in bad:
+        p.model, p.options = identity.to_dict(), options.result_key()
+    if bad:
+        yield bad, predictions_table(bad) if fmt == "parquet" else None
+    if not runnable:
+        return
+    wanted = {k for k, _ in runnable}
+    seen: set = set()
+    blocks = score_pairs(runnable, args.model, options, name=args.model, actors=args.actors or 1,
+                         address=args.ray_address, gpus_per_actor=args.gpus_per_actor,
+                         ordered=fmt != "parquet",
+                         cpus_per_actor=args.cpus_per_actor or 1.0, quiet=args.quiet,
+                         device=args.device, dtype=args.dtype,
+                         quantize=None if args.quantize == "none" else args.quantize,
+                         revision=args.revision, allow_outside=args.allow_outside_paths,
+                         include_embedding=args.embedding, include_geo_vector=args.geo_vector)
+    try:
+        for table in blocks:
+            rows = table.to_pylist()
+            for r in rows:
+                if not identity.same_model(r["model"]):
+                    raise UsageError(
+                        f"a Ray actor loaded other weights for --model {args.model} (sha256 "
+                        f"{str((r['model'] or {}).get('sha256'))[:12]}, this run "
+                        f"{identity.sha256[:12]}); every node must see the same model files")
+            fresh = [i for i, r in enumerate(rows) if r["key"] in wanted and r["key"] not in seen]
+            if not fresh:
+                continue
+            if len(fresh) < len(rows):
+                table = table.take(pa.array(fresh))
+            seen.update(rows[i]["key"] for i in fresh)
+            yield [prediction_from_row(rows[i]) for i in fresh], table if fmt == "parquet" else None
+    except UsageError:
+        raise
+    except Exception as e:
+        if not type(e).__module__.startswith("ray"):
+            raise
+        import logging
+
+        logging.getLogger("geolid").debug("the Ray job failed", exc_info=True)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        raise UsageError(f"the Ray job failed: {first} (rerun with -v for details; a rerun resumes "
+                         "from what --out holds)") from e
+    missing = wanted - seen
+    if missing:
+        raise UsageError(f"the Ray job returned no result for {len(missing)} input(s) (e.g. "
+                         f"{sorted(missing)[0]}); rerun to score them (--out resumes)")
+
+
+def _check_png(path: str) -> None:
+    """``--map``: refuse, before any work, a PNG that cannot be written."""
+    parent = Path(path).expanduser().resolve().parent
+    if not parent.is_dir():
+        raise UsageError(f"--map {path}: folder {parent} does not exist; create it first")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"--map {path}: cannot write in {parent} (permission denied)")
 
 
 def _check_unique(pairs: List[Tuple[str, str]]) -> None:
@@ -358,5 +627,12 @@ def _draw_map(preds: List[Prediction], truth: Optional[Dict[str, str]], out_png:
         print("geolid: no locations to draw (geo vectors unavailable?); map not written",
               file=sys.stderr)
         return
-    plot_locations(points, out_png, title="geolid: predicted language locations")
-    print(f"geolid: map written to {out_png}", file=sys.stderr)
+    try:
+        plot_locations(points, out_png, title="geolid: predicted language locations")
+    except (OSError, ValueError) as e:
+        print(f"geolid: map not written: {e}", file=sys.stderr)
+        return
+    if Path(out_png).is_file():
+        print(f"geolid: map written to {out_png}", file=sys.stderr)
+    else:
+        print(f"geolid: map not written ({out_png} was not created)", file=sys.stderr)

@@ -173,8 +173,14 @@ def _check_in_memory(data: DataDir, path: Path) -> None:
 # --------------------------------------------------------------------------- read
 
 
-def _read_sorted_map(path: Path) -> Tuple[Dict[str, str], Dict[str, int]]:
-    """Read a Kaldi map, insisting on sorted, unique keys; also return key -> line."""
+def _read_sorted_map(path: Path, value_fields: Optional[int] = None,
+                     layout: str = "") -> Tuple[Dict[str, str], Dict[str, int]]:
+    """Read a Kaldi map, insisting on sorted, unique keys; also return key -> line.
+
+    ``value_fields``: the number of fields after the key (``utt2lang``: 1). A line
+    with more is an id (or value) holding a space, reported as that before any
+    sortedness check, which such a line would otherwise fail first.
+    """
     out: Dict[str, str] = {}
     lines: Dict[str, int] = {}
     prev_key, prev_line = None, None
@@ -183,6 +189,14 @@ def _read_sorted_map(path: Path) -> Tuple[Dict[str, str], Dict[str, int]]:
     except ValueError as e:  # not UTF-8: the message names the line
         raise DataDirError(str(e)) from None
     for lineno, key, rest in rows:
+        if value_fields is not None and len(rest.split()) > value_fields:
+            fields = [key] + rest.split()
+            head = " ".join(fields[:len(fields) - value_fields])
+            raise DataDirError(
+                f"{_where(path, lineno)}: {len(fields)} fields where '{layout}' has "
+                f"{value_fields + 1}: the id '{head}' contains a space (Kaldi ids end at the "
+                "first space). Rename the utterance without spaces (e.g. '_' for ' ') in every "
+                "file of the directory, and re-run the preparation")
         if key in out:
             raise DataDirError(
                 f"{_where(path, lineno)}: duplicate key '{key}' (first on line {lines[key]}); "
@@ -216,8 +230,10 @@ def _load(path: Path) -> Tuple[DataDir, Dict[str, Dict[str, int]]]:
             raise DataDirError(f"{path}: missing {name}; a data directory needs wav.scp "
                                "and utt2lang (re-run the data preparation)")
     lines: Dict[str, Dict[str, int]] = {}
+    # utt2lang first: its fixed two fields tell an id holding a space from an unsorted file
+    # (wav.scp values are paths or commands, which may hold spaces).
+    utt2lang, lines["utt2lang"] = _read_sorted_map(path / "utt2lang", 1, "<utt> <label>")
     wav_scp, lines["wav.scp"] = _read_sorted_map(path / "wav.scp")
-    utt2lang, lines["utt2lang"] = _read_sorted_map(path / "utt2lang")
     segments = None
     if (path / "segments").is_file():
         seg_raw, lines["segments"] = _read_sorted_map(path / "segments")
@@ -225,7 +241,8 @@ def _load(path: Path) -> Tuple[DataDir, Dict[str, Dict[str, int]]]:
                     for utt, rest in seg_raw.items()}
     utt2dataset = None
     if (path / "utt2dataset").is_file():
-        utt2dataset, lines["utt2dataset"] = _read_sorted_map(path / "utt2dataset")
+        utt2dataset, lines["utt2dataset"] = _read_sorted_map(path / "utt2dataset", 1,
+                                                             "<utt> <dataset>")
     return DataDir(wav_scp, utt2lang, segments, utt2dataset, path=path), lines
 
 

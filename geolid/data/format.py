@@ -22,6 +22,17 @@ frames are read by span, channels are averaged, the audio is resampled with
 :func:`geolid.audio.resample`, and samples are written as 16-bit PCM via a temp
 file and a rename, so a file that exists is complete.
 
+Multi-column ``wav.scp`` (ESPnet's ``format_wav_scp --multi-columns-input/-output``,
+lid.sh's ``--multi_columns_input_wav_scp`` / ``--multi_columns_output_wav_scp``):
+
+* ``multi_columns_input``: a value is several files, ``utt a.wav b.wav ...``, whose
+  channels are concatenated (same sample rate and length, else an error naming the
+  line), as ESPnet's ``SoundScpReader(multi_columns=True)`` reads them; piped
+  commands cannot be columns;
+* ``multi_columns_output``: channels are kept instead of averaged, one mono file per
+  channel ``<utt>-CH<c>.<fmt>`` listed as columns (ESPnet's ``SoundScpWriter``
+  naming); a one-channel utterance stays ``<utt>.<fmt>`` in one column.
+
 Resuming: an output file that already exists with the target rate, one channel
 and the target format is reused as is (its length read from the header), so a
 re-run after an interruption or a failure only processes what is missing.
@@ -89,6 +100,7 @@ class _Task:
     value: str
     where: str                                # "<src>/wav.scp:<line>"
     utts: Tuple[_Utt, ...]
+    multi_input: bool = False                 # the value lists one file per channel group
 
 
 # --------------------------------------------------------------------------- public
@@ -97,6 +109,29 @@ class _Task:
 def output_path(audio_dir: PathLike, utt: str, audio_format: str = "wav") -> Path:
     """Where ``utt``'s audio goes (the id, %-escaped should it hold ``/``)."""
     return Path(audio_dir) / f"{quote(utt, safe='')}.{audio_format}"
+
+
+def channel_path(out: PathLike, channel: int) -> Path:
+    """The file of one channel when channels are kept (``<utt>-CH<c>.<fmt>``, ESPnet's name)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}-CH{channel}{out.suffix}")
+
+
+def existing_outputs(out: PathLike, sample_rate: int, audio_format: str = "wav",
+                     keep_channels: bool = False) -> Optional[Tuple[int, List[str]]]:
+    """(length, files) of a reusable earlier output of one utterance, or None."""
+    n = existing_num_samples(out, sample_rate, audio_format)
+    if n is not None or not keep_channels:
+        return None if n is None else (n, [str(out)])
+    files, lengths = [], set()
+    while True:
+        ch = channel_path(out, len(files))
+        m = existing_num_samples(ch, sample_rate, audio_format)
+        if m is None:
+            break
+        files.append(str(ch))
+        lengths.add(m)
+    return (lengths.pop(), files) if len(files) > 1 and len(lengths) == 1 else None
 
 
 def existing_num_samples(path: PathLike, sample_rate: int, audio_format: str = "wav") -> Optional[int]:
@@ -112,13 +147,39 @@ def existing_num_samples(path: PathLike, sample_rate: int, audio_format: str = "
     return info.frames if ok else None
 
 
+def segment_span(start_s: float, end_s: float, sample_rate: float, frames: int,
+                 speed: float = 1.0) -> Optional[Tuple[int, int]]:
+    """The frames ``[start, stop)`` a segment cuts from a recording of ``frames`` frames at
+    ``sample_rate``, or None when it lies beyond the end (by more than
+    :data:`MAX_OVERSHOOT_S`; a smaller overshoot is cut off). Segment times are on the
+    (possibly speed-perturbed) recording's time line."""
+    start = int(round(start_s * speed * sample_rate))
+    stop = int(round(end_s * speed * sample_rate))
+    if start >= frames or stop > frames + MAX_OVERSHOOT_S * sample_rate:
+        return None
+    return start, min(stop, frames)
+
+
+def formatted_length(frames: int, sample_rate: float, target_rate: int,
+                     speed: float = 1.0) -> int:
+    """How many samples formatting writes for ``frames`` source frames (resampled to
+    ``target_rate``, played at ``speed``), without reading any audio."""
+    from geolid.audio.resample import resampled_length
+
+    if float(sample_rate) * speed == float(target_rate):
+        return frames
+    return resampled_length(frames, sample_rate * speed, target_rate)
+
+
 def format_data_dir(src: PathLike, dst: PathLike, audio_dir: Optional[PathLike] = None,
                     sample_rate: int = 16000, audio_format: str = "wav", nj: int = 1,
-                    progress: bool = True, skip_bad: bool = False) -> Path:
+                    progress: bool = True, skip_bad: bool = False,
+                    multi_columns_input: bool = False,
+                    multi_columns_output: bool = False) -> Path:
     """Format ``src`` into ``dst`` (see the module doc); return ``dst``.
 
     ``audio_dir`` defaults to ``dst/data``; ``nj`` worker processes share the
-    recordings. Raises :class:`FormatError` listing every bad utterance (unless
+    recordings. ``multi_columns_input`` / ``multi_columns_output``: see the module doc. Raises :class:`FormatError` listing every bad utterance (unless
     ``skip_bad``), after all the others have been written.
     """
     src, dst = Path(src), Path(dst)
@@ -131,13 +192,15 @@ def format_data_dir(src: PathLike, dst: PathLike, audio_dir: Optional[PathLike] 
         raise FormatError(f"format: output {dst} is the input; write to another folder "
                           "(e.g. dump/raw/<set>)")
     audio_dir = (Path(audio_dir) if audio_dir is not None else dst / "data").resolve()
-    tasks = read_tasks(src, audio_dir, audio_format)
+    tasks = read_tasks(src, audio_dir, audio_format, multi_columns_input)
     audio_dir.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(audio_dir)
-    results = _run(tasks, sample_rate, audio_format, nj, progress, label=src.name)
+    results = _run(tasks, sample_rate, audio_format, nj, progress, label=src.name,
+                   keep_channels=multi_columns_output)
 
-    num_samples = {utt: n for utt, n, _err, _reused in results if n is not None}
-    errors = [err for _utt, _n, err, _reused in sorted(results, key=lambda r: r[0]) if err]
+    num_samples = {r[0]: r[1] for r in results if r[1] is not None}
+    outputs = {r[0]: " ".join(r[4]) for r in results if r[1] is not None}
+    errors = [r[2] for r in sorted(results, key=lambda r: r[0]) if r[2]]
     reused = sum(1 for r in results if r[3])
     dst.mkdir(parents=True, exist_ok=True)
     _write_error_log(dst / "format_errors", errors)
@@ -148,23 +211,26 @@ def format_data_dir(src: PathLike, dst: PathLike, audio_dir: Optional[PathLike] 
                     dst / "format_errors")
     if not num_samples:
         raise FormatError(f"format {src}: no utterance could be formatted")
-    _write_outputs(src, dst, audio_dir, audio_format, num_samples)
+    _write_outputs(src, dst, outputs, num_samples)
     log.info("format %s -> %s: %d utterances (%d reused) at %d Hz", src, dst, len(num_samples),
              reused, sample_rate)
     return dst
 
 
-def read_tasks(src: PathLike, audio_dir: PathLike, audio_format: str = "wav") -> List[_Task]:
+def read_tasks(src: PathLike, audio_dir: PathLike, audio_format: str = "wav",
+               multi_columns_input: bool = False) -> List[_Task]:
     """The work list: ``wav.scp`` entries with the utterances (segments) they hold."""
     src = Path(src)
     if not (src / "wav.scp").is_file():
         raise FormatError(f"format: {src}/wav.scp not found; run the data preparation stage "
                           "first or check the data directory path")
     wav = _read_unique(src / "wav.scp")
+    multi = bool(multi_columns_input)
     seg_path = src / "segments"
     if not seg_path.is_file():
         return [_Task(rec, value, f"{src / 'wav.scp'}:{line}",
-                      (_Utt(rec, str(output_path(audio_dir, rec, audio_format)), None, None),))
+                      (_Utt(rec, str(output_path(audio_dir, rec, audio_format)), None, None),),
+                      multi)
                 for rec, (line, value) in wav.items()]
     by_rec: Dict[str, List[_Utt]] = {}
     for utt, (line, rest) in _read_unique(seg_path).items():
@@ -178,7 +244,7 @@ def read_tasks(src: PathLike, audio_dir: PathLike, audio_format: str = "wav") ->
                               f"{src / 'wav.scp'}; add it there or drop the segment")
         by_rec.setdefault(rec, []).append(
             _Utt(utt, str(output_path(audio_dir, utt, audio_format)), (start, end), where))
-    return [_Task(rec, wav[rec][1], f"{src / 'wav.scp'}:{wav[rec][0]}", tuple(utts))
+    return [_Task(rec, wav[rec][1], f"{src / 'wav.scp'}:{wav[rec][0]}", tuple(utts), multi)
             for rec, utts in by_rec.items()]
 
 
@@ -211,7 +277,15 @@ class _ScpAudio:
         except ValueError as exc:
             raise _AudioError(f"{self.where}: {exc}") from None
         self.data = None
-        if self.audio.rstrip().endswith("|"):
+        self.files = [self.audio]
+        if task.multi_input:
+            self.files = self.audio.split()
+            if any(f.endswith("|") for f in self.files) or self.audio.rstrip().endswith("|"):
+                raise _AudioError(f"{self.where}: '{task.rec}': a multi-column wav.scp lists "
+                                  "audio files, one column per file; a piped command cannot be "
+                                  "a column (format it first, or drop "
+                                  "--multi_columns_input_wav_scp)")
+        if not task.multi_input and self.audio.rstrip().endswith("|"):
             self.data, self.sr = self._run_command(self.audio.rstrip()[:-1].strip())
             self.frames = len(self.data)
         else:
@@ -225,11 +299,20 @@ class _ScpAudio:
                            "utterance)")
 
     def _info(self) -> Tuple[int, int]:
-        try:
-            info = probe(self.audio)
-        except AudioError as exc:
-            raise self._failed(exc) from None
-        return info.frames, info.sample_rate
+        infos = []
+        for f in self.files:
+            try:
+                infos.append(probe(f))
+            except AudioError as exc:
+                raise self._failed(exc) from None
+        first = infos[0]
+        for f, info in zip(self.files[1:], infos[1:]):
+            if (info.sample_rate, info.frames) != (first.sample_rate, first.frames):
+                raise _AudioError(
+                    f"{self.where}: the columns of '{self.task.rec}' differ: '{self.files[0]}' "
+                    f"has {first.frames} frames at {first.sample_rate} Hz, '{f}' {info.frames} at "
+                    f"{info.sample_rate} Hz; the channels of one utterance must match")
+        return first.frames, first.sample_rate
 
     def _run_command(self, cmd: str):
         proc = subprocess.run(cmd, shell=True, capture_output=True)
@@ -245,42 +328,46 @@ class _ScpAudio:
                               "(wav) to stdout") from None
 
     def read(self, utt: _Utt):
-        """Mono float32 samples of ``utt`` at the source rate."""
+        """Float32 ``(frames, channels)`` of ``utt`` at the source rate (the columns'
+        channels side by side)."""
+        import numpy as np
+
         start, stop = (0, self.frames) if utt.segment is None else self._frames(utt)
         if self.data is not None:
-            return to_mono(self.data[start:stop])
+            x = np.asarray(self.data[start:stop], dtype=np.float32)
+            return x[:, None] if x.ndim == 1 else x
         try:
-            return to_mono(read_frames(self.audio, start, stop))
+            return np.concatenate([read_frames(f, start, stop) for f in self.files], axis=1)
         except AudioError as exc:
             raise self._failed(exc) from None
 
     def _frames(self, utt: _Utt) -> Tuple[int, int]:
-        # Segment times are on the (possibly speed-perturbed) recording's time line.
         start_s, end_s = utt.segment
-        start = int(round(start_s * self.speed * self.sr))
-        stop = int(round(end_s * self.speed * self.sr))
-        duration = self.frames / self.sr / self.speed
-        if start >= self.frames or stop > self.frames + MAX_OVERSHOOT_S * self.sr:
+        span = segment_span(start_s, end_s, self.sr, self.frames, self.speed)
+        if span is None:
+            start = int(round(start_s * self.speed * self.sr))
             which = "starts" if start >= self.frames else "ends"
             at = start_s if which == "starts" else end_s
+            duration = self.frames / self.sr / self.speed
             raise _AudioError(
                 f"{utt.seg_where}: segment '{utt.utt}' {which} at {at:.3f} s, beyond the end of "
                 f"recording {self._describe()} ({duration:.3f} s, {self.where}); fix the times "
                 "or drop the segment")
-        return start, min(stop, self.frames)
+        return span
 
 
 # --------------------------------------------------------------------------- processing
 
 
-def _process(task: _Task, sample_rate: int, audio_format: str):
-    """Format the utterances of one task: ``[(utt, num_samples|None, error|None, reused)]``."""
+def _process(task: _Task, sample_rate: int, audio_format: str, keep_channels: bool = False):
+    """Format the utterances of one task:
+    ``[(utt, num_samples|None, error|None, reused, output files)]``."""
     results = []
     source, source_error = None, None
     for utt in task.utts:
-        n = existing_num_samples(utt.out, sample_rate, audio_format)
-        if n is not None:
-            results.append((utt.utt, n, None, True))
+        done = existing_outputs(utt.out, sample_rate, audio_format, keep_channels)
+        if done is not None:
+            results.append((utt.utt, done[0], None, True, done[1]))
             continue
         try:
             if source_error is not None:
@@ -291,20 +378,31 @@ def _process(task: _Task, sample_rate: int, audio_format: str):
                 except _AudioError as exc:
                     source_error = str(exc)
                     raise
-            n = _convert(source, utt, sample_rate, audio_format)
-            results.append((utt.utt, n, None, False))
+            n, files = _convert(source, utt, sample_rate, audio_format, keep_channels)
+            results.append((utt.utt, n, None, False, files))
         except _AudioError as exc:
-            results.append((utt.utt, None, str(exc), False))
+            results.append((utt.utt, None, str(exc), False, []))
         except Exception as exc:  # keep going; the run reports everything at the end
             results.append((utt.utt, None, f"{task.where}: '{utt.utt}': unexpected "
-                            f"{type(exc).__name__}: {exc}", False))
+                            f"{type(exc).__name__}: {exc}", False, []))
     return results
 
 
-def _convert(source: _ScpAudio, utt: _Utt, sample_rate: int, audio_format: str) -> int:
+def _convert(source: _ScpAudio, utt: _Utt, sample_rate: int, audio_format: str,
+             keep_channels: bool = False) -> Tuple[int, List[str]]:
+    channels = source.read(utt)
+    if keep_channels and channels.shape[1] > 1:
+        outs = []
+        for c in range(channels.shape[1]):
+            one = _Utt(utt.utt, str(channel_path(utt.out, c)), utt.segment, utt.seg_where)
+            outs.append(_convert_mono(source, one, channels[:, c], sample_rate, audio_format))
+        return outs[0], [str(channel_path(utt.out, c)) for c in range(len(outs))]
+    return _convert_mono(source, utt, to_mono(channels), sample_rate, audio_format), [utt.out]
+
+
+def _convert_mono(source: _ScpAudio, utt: _Utt, x, sample_rate: int, audio_format: str) -> int:
     import numpy as np
 
-    x = source.read(utt)
     where = utt.seg_where or source.where
     if len(x) == 0:
         raise _AudioError(f"{where}: '{utt.utt}' has no samples ({source._describe()}); drop it")
@@ -327,10 +425,11 @@ def _init_worker() -> None:
 
 
 def _run(tasks: Sequence[_Task], sample_rate: int, audio_format: str, nj: int, progress: bool,
-         label: str):
+         label: str, keep_channels: bool = False):
     from tqdm import tqdm
 
-    work = functools.partial(_process, sample_rate=sample_rate, audio_format=audio_format)
+    work = functools.partial(_process, sample_rate=sample_rate, audio_format=audio_format,
+                             keep_channels=keep_channels)
     total = sum(len(t.utts) for t in tasks)
     results = []
     with tqdm(total=total, desc=f"format {label}", unit="utt", disable=not progress) as bar:
@@ -374,10 +473,9 @@ def _write_error_log(path: Path, errors: List[str]) -> None:
         f.write("".join(e.replace("\n", " ") + "\n" for e in errors))
 
 
-def _write_outputs(src: Path, dst: Path, audio_dir: Path, audio_format: str,
+def _write_outputs(src: Path, dst: Path, outputs: Dict[str, str],
                    num_samples: Dict[str, int]) -> None:
-    write_kaldi_map(dst / "wav.scp",
-                    {u: str(output_path(audio_dir, u, audio_format)) for u in num_samples})
+    write_kaldi_map(dst / "wav.scp", {u: outputs[u] for u in num_samples})
     write_kaldi_map(dst / "utt2num_samples", num_samples)
     (dst / "segments").unlink(missing_ok=True)  # resolved: the files hold the segments
     kept = set(num_samples)

@@ -11,14 +11,17 @@ Every stage of ``egs2/geolid/lid1`` that needs a set name or derives a set
   (``utt2num_samples >= 160000``, the published rule);
 * test sets from another corpus than the training set (by the name's second
   field, as ESPnet's ``lid1`` template decides) are cut down to the training
-  languages as ``<test>_cross_<train>`` before inference and scoring.
+  languages as ``<test>_cross_<train>`` before inference and scoring;
+* the combined model's class order (the merged set's ``lang2utt`` order) follows
+  from the five training sets' labels without formatting any audio
+  (:func:`combined_class_order`).
 """
 from __future__ import annotations
 
 import logging
 import os
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from geolid.data.datadir import (DataDirError, combine_data_dirs, filter_to_languages,
                                  read_data_dir, write_data_dir)
@@ -42,41 +45,6 @@ MIN_SAMPLES_SETS: Dict[str, tuple] = {
     "dev_babel_over_10s_lang": ("dev_babel_lang", 160000),
 }
 
-
-def prepare_all(roots: Mapping[str, Optional[PathLike]], out_dir: PathLike,
-                download: bool = False) -> Dict[str, List[Path]]:
-    """Prepare every corpus whose root is given; returns ``{corpus: written dirs}``.
-
-    ``roots`` maps corpus names (:data:`CORPORA`) to local-copy folders; a
-    corpus mapped to None (or absent) is skipped. ``download`` lets FLEURS and
-    ML-SUPERB 2.0 fetch what their folder lacks from the Hugging Face Hub.
-    """
-    from geolid.data.corpora.babel import prepare_babel
-    from geolid.data.corpora.fleurs import prepare_fleurs
-    from geolid.data.corpora.ml_superb2 import prepare_ml_superb2
-    from geolid.data.corpora.voxlingua107 import prepare_voxlingua107
-    from geolid.data.corpora.voxpopuli import prepare_voxpopuli
-
-    unknown = sorted(set(roots) - set(CORPORA))
-    if unknown:
-        raise DataDirError(f"prepare_all: unknown corpora {unknown}; known: {list(CORPORA)}")
-    runners = {
-        "voxlingua107": lambda r: prepare_voxlingua107(r, out_dir),
-        "fleurs": lambda r: prepare_fleurs(r, out_dir, download=download),
-        "ml_superb2": lambda r: prepare_ml_superb2(r, out_dir, download=download),
-        "voxpopuli": lambda r: prepare_voxpopuli(r, out_dir),
-        "babel": lambda r: prepare_babel(r, out_dir),
-    }
-    done: Dict[str, List[Path]] = {}
-    for corpus in CORPORA:
-        root = roots.get(corpus)
-        if root is not None:
-            log.info("preparing %s from %s", corpus, root)
-            done[corpus] = runners[corpus](root)
-    return done
-
-
-# ----------------------------------------------------------------- set names
 
 
 def corpus_field(set_name: str) -> str:
@@ -128,6 +96,53 @@ def make_min_samples_set(data_feats: PathLike, set_name: str) -> Path:
     log.info("%s: %d of %d utterances have >= %d samples", out, len(keep), len(data.utt2lang),
              min_samples)
     return out
+
+
+def filter_by_duration(data_dir: PathLike, sample_rate: int = 16000,
+                       min_seconds: Optional[float] = None,
+                       max_seconds: Optional[float] = None) -> Path:
+    """Remove, in place, the utterances of a formatted set outside ``(min, max)`` seconds.
+
+    ESPnet's templates' ``--min_wav_duration`` / ``--max_wav_duration`` rule on the
+    formatted lengths: an utterance stays when ``int(min * fs) < utt2num_samples <
+    int(max * fs)`` (either bound may be absent). The removed ones are listed with their
+    lengths in ``<data_dir>/removed_by_duration``; every utt/list file is cut alike.
+    """
+    data_dir = Path(data_dir)
+    lengths_file = data_dir / "utt2num_samples"
+    if not lengths_file.is_file():
+        raise DataDirError(f"{lengths_file} not found: format the set first (stage 3)")
+    lengths = {u: int(n) for u, n in read_kaldi_map(lengths_file).items()}
+    lo = int(min_seconds * sample_rate) if min_seconds is not None else None
+    hi = int(max_seconds * sample_rate) if max_seconds is not None else None
+    data = read_data_dir(data_dir)
+    keep = [u for u in data.utt2lang
+            if (lo is None or lengths[u] > lo) and (hi is None or lengths[u] < hi)]
+    removed = {u: lengths[u] for u in data.utt2lang if u not in set(keep)}
+    bounds = f"({min_seconds if min_seconds is not None else 0} s, " \
+             f"{max_seconds if max_seconds is not None else 'inf'} s)"
+    if not keep:
+        raise DataDirError(f"{data_dir}: no utterance lies within {bounds}; the set would be "
+                           "empty: widen --min_wav_duration/--max_wav_duration")
+    write_data_dir(data_dir, data.subset(keep))
+    write_kaldi_map(lengths_file, {u: lengths[u] for u in keep})
+    kept = set(keep)
+    for name in ("utt2spk", "text"):
+        if (data_dir / name).is_file():
+            write_kaldi_map(data_dir / name,
+                            {u: v for u, v in read_kaldi_map(data_dir / name).items() if u in kept})
+    if (data_dir / "spk2utt").is_file():
+        rows = {k: [u for u in v.split() if u in kept]
+                for k, v in read_kaldi_map(data_dir / "spk2utt").items()}
+        write_kaldi_map(data_dir / "spk2utt", {k: v for k, v in rows.items() if v})
+    report = data_dir / "removed_by_duration"
+    if removed:
+        write_kaldi_map(report, removed)
+    elif report.exists():
+        report.unlink()
+    log.info("%s: %d of %d utterances outside %s removed (listed in %s)", data_dir,
+             len(removed), len(lengths), bounds, report)
+    return data_dir
 
 
 def make_combined(data_dir: PathLike, out: Optional[PathLike] = None,
@@ -196,3 +211,162 @@ def make_cross_sets(data_dir: PathLike, train_set: str,
             write_kaldi_map(out / "utt2num_samples",
                             {u: n for u, n in read_kaldi_map(num_samples).items() if u in kept})
     return written
+
+
+# --------------------------------------------------------------- class order
+
+
+class ClassOrderError(DataDirError):
+    """The combined class order cannot be made from what is there; the message says why."""
+
+
+def published_train_languages() -> Dict[str, List[str]]:
+    """The training languages of the four corpora whose language lists are published
+    (ISO 639-3, sorted): VoxLingua107's 107 folders, FLEURS' 102 ids, VoxPopuli's 16
+    and Babel's 25 packages. ML-SUPERB 2.0 has no such list: its training set's
+    folders are read instead."""
+    from geolid.data.iso import (BABEL_TO_ISO3, FLEURS_IDS, VOXLINGUA107_CODES,
+                                 VOXPOPULI_TO_ISO3, fleurs_to_iso3, voxlingua107_to_iso3)
+
+    return {
+        "train_voxlingua107_lang": sorted({voxlingua107_to_iso3(c) for c in VOXLINGUA107_CODES}),
+        "train_fleurs_lang": sorted({fleurs_to_iso3(f) for f in FLEURS_IDS}),
+        "train_voxpopuli_lang": sorted(set(VOXPOPULI_TO_ISO3.values())),
+        "train_babel_over_10s_lang": sorted(set(BABEL_TO_ISO3.values())),
+    }
+
+
+def _recording_frames(value: str, where: str) -> tuple:
+    """(frames, sample rate) of a ``wav.scp`` recording, from its header alone.
+
+    A piped command (``sph2pipe ... x.sph |``) is not run: the audio file it names is
+    read instead (NIST SPHERE headers hold the count even for shorten-compressed files).
+    """
+    from geolid.audio import AudioError, probe
+    from geolid.data.corpora.babel import sphere_header
+
+    path = value
+    if value.rstrip().endswith("|"):
+        files = [t for t in value.split() if t.lower().endswith((".sph", ".wav", ".flac"))]
+        if not files:
+            raise ClassOrderError(f"{where}: command {value!r} names no audio file, so its "
+                                  "length cannot be read without running it; format the set "
+                                  "(stage 3) instead")
+        path = files[-1]
+    if path.lower().endswith(".sph") and os.path.isfile(path):
+        head = sphere_header(Path(path))
+        if "sample_count" in head and "sample_rate" in head:
+            return int(head["sample_count"]), int(head["sample_rate"])
+    try:
+        info = probe(path)
+    except AudioError as e:
+        raise ClassOrderError(f"{where}: {e}") from None
+    return info.frames, info.sample_rate
+
+
+def min_samples_languages(data_dir: PathLike, set_name: str, sample_rate: int = 16000) -> List[str]:
+    """The languages ``set_name`` (a :data:`MIN_SAMPLES_SETS` set) will have after
+    formatting, from its unformatted source's segments and audio headers: the length
+    each segment gets at ``sample_rate`` is computed as the format stage computes it."""
+    from geolid.data.format import formatted_length, segment_span
+
+    source, min_samples = MIN_SAMPLES_SETS[set_name]
+    src = Path(data_dir) / source
+    data = read_data_dir(src)
+    langs = set()
+    if data.segments is None:
+        recordings = {u: (u, None, None) for u in data.utt2lang}
+    else:
+        recordings = data.segments
+    frames_of: Dict[str, tuple] = {}
+    for utt, (rec, start, end) in recordings.items():
+        lang = data.utt2lang[utt]
+        if lang in langs:
+            continue
+        if rec not in frames_of:
+            frames_of[rec] = _recording_frames(data.wav_scp[rec], f"{src}/wav.scp: '{rec}'")
+        frames, sr = frames_of[rec]
+        span = (0, frames) if start is None else segment_span(start, end, sr, frames)
+        if span is not None and formatted_length(span[1] - span[0], sr, sample_rate) >= min_samples:
+            langs.add(lang)
+    return sorted(langs)
+
+
+def combined_class_order(data_dir: Optional[PathLike] = "data",
+                         ml_superb2_root: Optional[PathLike] = None,
+                         train_sets: Sequence[str] = TRAIN_SETS) -> tuple:
+    """The class order of the merged training set, without formatting any audio.
+
+    It is the merged ``lang2utt``'s order: the union of the training sets' labels,
+    sorted (utterance ids start with the label). Each set's labels come from
+    ``<data_dir>/<set>`` when stage 1 has prepared it (a ``MIN_SAMPLES_SETS`` set from
+    its source's segment lengths, computed as formatting will make them), else, for
+    the four corpora with a published language list, from that list
+    (:func:`published_train_languages`); ML-SUPERB 2.0's training languages are read
+    from ``data/train_ml_superb2_lang`` or the local copy's ``<root>/train/<lang>/``
+    folders (label rules applied). Returns ``(order, {set: where its labels came from})``.
+    """
+    published = published_train_languages()
+    langs, origin = set(), {}
+    data_dir = Path(data_dir) if data_dir is not None else None
+    for name in train_sets:
+        source = format_source(name)
+        here = data_dir / source if data_dir is not None else None
+        if here is not None and (here / "utt2lang").is_file():
+            if name in MIN_SAMPLES_SETS:
+                got = min_samples_languages(data_dir, name)
+                origin[name] = f"{here} (segments >= {MIN_SAMPLES_SETS[name][1]} samples)"
+            else:
+                got = read_data_dir(here).languages
+                origin[name] = f"{here}/utt2lang"
+            if name in published and set(got) != set(published[name]):
+                lacking = sorted(set(published[name]) - set(got))
+                extra = sorted(set(got) - set(published[name]))
+                log.warning("%s: its languages differ from the published list (lacking %s, extra "
+                            "%s); the published combined model's class order differs too",
+                            here, lacking[:10], extra[:10])
+        elif name in published:
+            got = published[name]
+            origin[name] = f"published language list ({len(got)} languages)"
+        elif name == "train_ml_superb2_lang" and ml_superb2_root is not None:
+            from geolid.data.corpora.ml_superb2 import read_split
+
+            got = sorted({lang for lang, _ in read_split(Path(ml_superb2_root), "train").values()})
+            origin[name] = f"{Path(ml_superb2_root) / 'train'} (language folders)"
+        else:
+            where = f"{here}/utt2lang" if here is not None else f"data/{source}/utt2lang"
+            extra = (" or give the local copy's root (--ml_superb2 ROOT, its train/<language>/ "
+                     "folders are read)") if name == "train_ml_superb2_lang" else ""
+            raise ClassOrderError(f"{name}: {where} not found: prepare it (stage 1, "
+                                  f"local/data.sh){extra}")
+        if not got:
+            raise ClassOrderError(f"{name}: no languages ({origin[name]})")
+        langs.update(got)
+    return sorted(langs), origin
+
+
+def write_class_order(out: PathLike, order: Sequence[str]) -> str:
+    """Write ``order`` as a class-order ``lang2utt`` (codes only) unless ``out`` already
+    lists exactly it. Returns ``"written"`` or ``"unchanged"``; a file listing another
+    order is a :class:`ClassOrderError` (it would give the model's classes other names)."""
+    from geolid.languages import LanguageListError, read_class_order
+    from geolid.utils.fileio import atomic_write
+
+    out = Path(out)
+    if out.is_file():
+        try:
+            have = read_class_order(out)
+        except LanguageListError as e:
+            raise ClassOrderError(f"{e}; remove it and re-run") from None
+        if have == list(order):
+            return "unchanged"
+        lacking = sorted(set(order) - set(have))
+        extra = sorted(set(have) - set(order))
+        raise ClassOrderError(
+            f"{out} lists another class order ({len(have)} languages; lacking {lacking[:10]}, "
+            f"extra {extra[:10]}{', same languages in another order' if not lacking and not extra else ''}"
+            f") than the training sets give ({len(order)}); remove it if it is stale")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out) as f:  # the class order only: no utterance lists
+        f.write("".join(f"{code}\n" for code in order))
+    return "written"

@@ -224,6 +224,33 @@ def refine_fixed_points(vectors: np.ndarray, named_points: np.ndarray,
     return points
 
 
+def _cached_fixed_points(vectors: np.ndarray, named_points: np.ndarray) -> np.ndarray:
+    """:func:`refine_fixed_points`, kept in ``$GEOLID_CACHE`` (1.4 s at every start otherwise),
+    keyed by a hash of its inputs, so another lang2vec release refits. Best effort: an
+    unreadable or unwritable cache only means fitting again."""
+    import hashlib
+
+    from geolid.model.identity import cache_dir
+    from geolid.utils.fileio import atomic_write
+
+    key = hashlib.sha256(np.ascontiguousarray(vectors).tobytes()
+                         + np.ascontiguousarray(named_points).tobytes()).hexdigest()[:16]
+    path = cache_dir() / f"uriel_fixed_points_{key}.npy"
+    try:
+        points = np.load(path)
+        if points.shape == named_points.shape and np.isfinite(points).all():
+            return points
+    except (OSError, ValueError):
+        pass
+    points = refine_fixed_points(vectors, named_points)
+    try:
+        with atomic_write(path, "wb") as f:
+            np.save(f, points)
+    except OSError:
+        pass
+    return points
+
+
 def located_languages(vectors: np.ndarray) -> np.ndarray:
     """Mask of rows that carry a location: URIEL stores all-ones vectors for
     non-languages (und, mis, mul, zxx, zbl)."""
@@ -275,7 +302,7 @@ class GeoDecoder:
                 # a fixed, evenly strided subset keeps the fit deterministic and fast
                 sub = ok[np.linspace(0, len(ok) - 1, min(self.N_FIT_LANGS, len(ok))).astype(int)]
                 self.fit_indices = sub  # rows used; the rest are held out
-                self.points = refine_fixed_points(vecs[sub], named)
+                self.points = _cached_fixed_points(vecs[sub], named)
                 ones = np.ones(vecs.shape[1])
                 self.bases = {"exact": None, "affine": nuisance_basis([ones]),
                               "shrink": nuisance_basis([ones, vecs[ok].mean(0)])}
@@ -332,13 +359,6 @@ class GeoDecoder:
             self._coords[iso3] = self.decode(vec, mode="exact")
         return self._coords[iso3]
 
-    def all_coordinates(self) -> Tuple[np.ndarray, np.ndarray]:
-        """(iso3 codes (L,), lat/lon (L, 2)) for every located URIEL language."""
-        self.fit()
-        langs, vecs, _ = load_uriel_geo()
-        idx = np.array(sorted(self.lang_index.values()))
-        lat, lon = self.decode(vecs[idx], mode="exact")
-        return langs[idx], np.stack([lat, lon], 1)
 
 
 _DEFAULT: Optional[GeoDecoder] = None

@@ -50,7 +50,11 @@ def plot_locations(points: Sequence[Mapping], out_png: os.PathLike | str,
     """Plot points ``{lat, lon, label, kind='predicted'|'true'}``; a predicted and a
     true point with the same label are joined by a line (great circle on the map).
 
-    Returns ``"basemap"`` or ``"plain"``: the backend that drew the map.
+    Returns ``"basemap"`` or ``"plain"``: the backend that drew the map, once
+    the PNG is written (its folder is created if missing). Raises
+    :class:`ValueError` for a bad point and :class:`OSError` (one line naming
+    ``out_png`` and what to do) when the file cannot be written; nothing is
+    written then.
     """
     pts = _check(points)
     Basemap = _load_basemap() if use_basemap else None

@@ -46,7 +46,8 @@ def format_score_text(result: Mapping, name: str = "") -> str:
         f"accuracy:       {100 * result['accuracy']:.2f}%",
         f"macro accuracy: {100 * result['macro_accuracy']:.2f}%  "
         f"({len(result['ref_labels'])} languages)",
-        "micro P/R/F1:   " + _prf(result["micro"]),
+        "overall P/R/F1: " + _prf(result["micro"])
+        + f"  ({result.get('overall', 'published').replace('_', ' ')})",
         "macro P/R/F1:   " + _prf(result["macro"]),
         "",
         f"{'lang':<10} {'support':>7} {'pred':>6} {'prec':>7} {'recall':>7} {'f1':>7}",
@@ -142,11 +143,16 @@ def gather_scores(exp_dirs: Sequence[os.PathLike | str]) -> Dict[str, Dict[str, 
     return rows
 
 
-def write_espnet_results(score_dir: Path, results: Path) -> Path:
+def write_espnet_results(score_dir: Path, results: Path, top_errors: Optional[int] = None,
+                         incorrect: bool = True) -> Path:
     """The ``results`` summary of ESPnet's ``lid1`` scoring, from our ``score.json``.
 
-    Same lines as upstream (overall and macro accuracy / precision / recall / F1,
-    per-language metrics, error frequencies), so tools that grep it keep working.
+    The lines of upstream's ``local/score.py``: overall and macro accuracy /
+    precision / recall / F1 (definitions: :mod:`geolid.scoring.metrics`), the
+    per-language metrics (sorted by code; upstream's order is that of a Python set),
+    every error pair by frequency and the "Detailed Incorrect Predictions" list.
+    ``top_errors`` keeps only the N most frequent pairs and ``incorrect=False``
+    leaves the detailed list out (ours, for very large test sets).
     """
     score = json.loads((Path(score_dir) / "score.json").read_text(encoding="utf-8"))
     pct = lambda x: f"{100 * x:.2f}%"  # noqa: E731
@@ -165,9 +171,16 @@ def write_espnet_results(score_dir: Path, results: Path) -> Path:
         lines += [f"{lang}:", f"  Accuracy: {pct(row['recall'])}",
                   f"  Precision: {pct(row['precision'])}", f"  Recall: {pct(row['recall'])}",
                   f"  F1: {pct(row['f1'])}"]
-    if score["confusions"]:
+    errors = score.get("errors", score["confusions"])
+    if top_errors is not None:
+        errors = errors[:top_errors]
+    if errors:
         lines += ["", "Error Frequency (Target->Prediction):"]
-        lines += [f"{ref}->{hyp}: {count}" for ref, hyp, count in score["confusions"]]
+        lines += [f"{ref}->{hyp}: {count}" for ref, hyp, count in errors]
+    if incorrect:
+        lines += ["", "Detailed Incorrect Predictions:"]
+        lines += [f"Key: {utt}, Target: {ref}, Prediction: {hyp}"
+                  for utt, ref, hyp in score.get("incorrect", [])]
     results = Path(results)
     results.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(results) as f:

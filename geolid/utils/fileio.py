@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import glob
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 PathLike = Union[str, os.PathLike]
 
@@ -55,14 +56,23 @@ def atomic_write(path: PathLike, mode: str = "w", encoding: str | None = "utf-8"
         raise
 
 
-def remove_stale_temps(folder: PathLike) -> int:
-    """Delete the ``.*.<pid>.tmp`` files of :func:`atomic_write` whose process is gone."""
+def remove_stale_temps(folder: PathLike, name: Optional[str] = None) -> int:
+    """Delete the ``.*.<pid>.tmp`` files of :func:`atomic_write` whose process is gone.
+
+    With ``name``, only the temps of that one target file (``.<name>.<random>.<pid>.tmp``).
+    A temp whose process id is alive is kept, whoever that process is.
+    """
     removed = 0
     folder = Path(folder)
     if not folder.is_dir():
         return 0
-    for tmp in folder.glob(".*.tmp"):
-        pid = tmp.name[:-len(".tmp")].rpartition(".")[2]
+    pattern = re.compile(r"\.%s\.[A-Za-z0-9_]+\.(\d+)\.tmp" % re.escape(name)) if name else None
+    for tmp in folder.glob(f".{glob.escape(name)}.*.tmp" if name else ".*.tmp"):
+        if pattern is not None:
+            match = pattern.fullmatch(tmp.name)
+            pid = match.group(1) if match else ""
+        else:
+            pid = tmp.name[:-len(".tmp")].rpartition(".")[2]
         if pid.isdigit() and not _alive(int(pid)):
             tmp.unlink(missing_ok=True)
             removed += 1
@@ -70,13 +80,18 @@ def remove_stale_temps(folder: PathLike) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """Is process ``pid`` running (a zombie, killed but not yet reaped, is not)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rpartition(b")")[2].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
 
 
 # Kaldi splits a line at its first run of ASCII white space (space or tab) and

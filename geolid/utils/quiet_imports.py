@@ -17,10 +17,13 @@ indirectly (through ``espnet2``):
   something actually uses a ``g2p_en`` phonemiser.
 
 Both are done by a :data:`sys.meta_path` finder that matches exactly these
-module names (nothing else is touched, installed files are not modified), and
-that :func:`install` puts in place from ``geolid/__init__.py`` so that every
-entry point (``geolid predict``, ``lid_train``, the Python API) is covered
-whatever the import order. Importing this module costs nothing: no torch.
+module names (nothing else is touched, installed files are not modified). It is
+in place only inside ``with quiet_espnet_imports():``, around geolid's own
+imports that pull these modules in (the ESPnet encoders in
+:mod:`geolid.tasks.choices`, ``espnet2.tasks.lid`` in :mod:`geolid.tasks.lid`);
+outside those blocks ``sys.meta_path`` is as the process had it, and a program
+that imports these modules itself, before or after geolid, gets them unchanged.
+Importing this module costs nothing: no torch.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import importlib.util
 import io
 import logging
 import sys
+from typing import Iterator
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +86,21 @@ class QuietImportFinder(importlib.abc.MetaPathFinder):
         return None
 
 
-def install() -> None:
-    """Put the finder first on :data:`sys.meta_path` (once per process)."""
-    if not any(isinstance(f, QuietImportFinder) for f in sys.meta_path):
-        sys.meta_path.insert(0, QuietImportFinder())
+@contextlib.contextmanager
+def quiet_espnet_imports() -> Iterator[None]:
+    """Imports in this block load the listed modules quietly (see the module docstring).
+
+    The finder is put first on :data:`sys.meta_path` on entry and removed on exit
+    (also when an import fails); nested blocks share the outer one's finder.
+    Modules already imported are not affected.
+    """
+    if any(isinstance(f, QuietImportFinder) for f in sys.meta_path):
+        yield
+        return
+    finder = QuietImportFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.meta_path.remove(finder)

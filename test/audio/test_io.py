@@ -175,3 +175,46 @@ def test_training_and_inference_read_the_same_samples(tmp_path):
         used = load_audio(path).numpy()
         assert sr == 16000 and len(trained) == len(used)
         assert np.max(np.abs(trained - used)) <= 0.5 / 32768 + 1e-7  # 16-bit rounding only
+
+
+# --------------------------------------------------------------------------- absurd rates
+def _wav_claiming(path, rate: int, n_samples: int = 100_000):
+    """A 16-bit mono WAV (200 KB of noise) whose header states ``rate`` Hz."""
+    import struct
+
+    data = (np.random.default_rng(0).standard_normal(n_samples) * 3000).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data)) + b"WAVE"
+                     + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+                     + b"data" + struct.pack("<I", len(data)) + data)
+    return path
+
+
+@pytest.mark.parametrize("rate", [1, 999, 768_001, 4_000_000])
+def test_absurd_header_sample_rates_are_refused(tmp_path, rate):
+    """A 200 KB file claiming 1 Hz would be 27.8 h of audio; no real recording has such rates."""
+    from geolid.audio import decode, probe
+
+    p = _wav_claiming(tmp_path / "claims.wav", rate)
+    assert sf.info(str(p)).samplerate == rate          # libsndfile believes the header
+    for read in (probe, audio_info, load_audio):
+        with pytest.raises(AudioError) as e:
+            read(p)
+        assert str(p) in str(e.value) and f"{rate} Hz" in str(e.value)
+        assert "1000-768000 Hz" in str(e.value)
+    with pytest.raises(AudioError, match=f"upload.wav: header sample rate {rate} Hz"):
+        decode(p.read_bytes(), "upload.wav")
+    with pytest.raises(AudioError, match=f"<array>: sample rate {rate} Hz"):
+        to_mono_16k(noise(1.0), rate)
+
+
+def test_sample_rates_at_the_limits_are_read(tmp_path):
+    from geolid.audio import probe
+
+    for rate in (1000, 768_000):
+        assert probe(_wav_claiming(tmp_path / f"r{rate}.wav", rate)).sample_rate == rate
+    assert to_mono_16k(np.zeros(1000, "float32") + 0.1, 1000).numel() == 16000
+    assert to_mono_16k(np.zeros(768_000, "float32") + 0.1, 768_000).numel() == 16000
+    for bad in (0, -16000, float("nan"), "16k"):
+        with pytest.raises(AudioError, match="sample rate"):
+            to_mono_16k(noise(1.0), bad)

@@ -7,7 +7,7 @@ from inference.conftest import speech_check_off  # noqa: F401
 
 @pytest.fixture(autouse=True)
 def _weights_hash_cache(tmp_path, monkeypatch):
-    """Keep the weights-hash cache (geolid.inference.model_identity) out of the home folder."""
+    """Keep the weights-hash cache (geolid.model.identity) out of the home folder."""
     monkeypatch.setenv("GEOLID_CACHE", str(tmp_path / "geolid_cache"))
 
 

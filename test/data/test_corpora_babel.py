@@ -173,3 +173,13 @@ def test_ten_second_rule_counts_formatted_samples(tmp_path, audio):
     assert list(read_kaldi_map(out / "utt2lang")) == ["yue_BABEL_BP_101_1_a_inLine_0000000_0001000"]
     assert read_kaldi_map(out / "utt2num_samples") == {
         "yue_BABEL_BP_101_1_a_inLine_0000000_0001000": "160000"}
+
+
+def test_dev_only_packages_prepare_the_dev_set(tmp_path, audio, caplog):
+    root = tmp_path / "babel"
+    make(root, "101", "dev", "BABEL_BP_101_20000_20120101_000000_outLine", "[1.25]\nword\n[12.5]\n",
+         audio)
+    with caplog.at_level("WARNING"):
+        written = babel.prepare_babel(root, tmp_path / "data")
+    assert [p.name for p in written] == ["dev_babel_lang"]
+    assert "no conversational/training folder" in caplog.text

@@ -65,6 +65,32 @@ def test_errors_unknown_and_absent_language(fl_root, tmp_path):
         fleurs.prepare_fleurs(fl_root, tmp_path / "data")
 
 
+def test_dev_split_when_present_and_test_set_alone(tmp_path, audio, caplog):
+    """The published preparation writes train, dev and test; only test is needed."""
+    root = tmp_path / "fleurs"
+    for fid, names in (("en_us", ["1.wav"]), ("cmn_hans_cn", ["2.wav"])):
+        for split in ("train", "dev", "test"):
+            (root / fid).mkdir(parents=True, exist_ok=True)
+            (root / fid / f"{split}.tsv").write_text("".join(row(f"{split}{n}") for n in names))
+            for n in names:
+                audio.wav(root / fid / "audio" / split / f"{split}{n}")
+    train, dev, test = fleurs.prepare_fleurs(root, tmp_path / "data")
+    assert (dev / "utt2lang").read_text() == "cmn_dev2 cmn\neng_dev1 eng\n"
+    # Test portion only: train and dev are left out with a warning.
+    for fid in ("en_us", "cmn_hans_cn"):
+        for split in ("train", "dev"):
+            (root / fid / f"{split}.tsv").unlink()
+    with caplog.at_level("WARNING"):
+        written = fleurs.prepare_fleurs(root, tmp_path / "test_only")
+    assert [p.name for p in written] == ["test_fleurs_lang"]
+    assert "no train.tsv" in caplog.text and not (tmp_path / "test_only/train_fleurs_lang").exists()
+    # Some languages with a training split and others without: an error naming the file.
+    (root / "en_us" / "train.tsv").write_text(row("train1.wav"))
+    with pytest.raises(CorpusError, match=r"cmn_hans_cn/train.tsv' not found while other "
+                                          r"languages have their train split"):
+        fleurs.prepare_fleurs(root, tmp_path / "mixed")
+
+
 def tarball(path: Path, members: dict) -> Path:
     with tarfile.open(path, "w:gz") as tar:
         for name, data in members.items():
@@ -87,7 +113,7 @@ def test_download_from_hub_faked(tmp_path, audio, monkeypatch):
     """The Hub call is replaced by a local 'repo'; the rest of the path runs for real."""
     hub = tmp_path / "hub"
     wav_bytes = audio.wav(tmp_path / "src.wav").read_bytes()
-    for split, name in (("train", "11.wav"), ("test", "12.wav")):
+    for split, name in (("train", "11.wav"), ("dev", "13.wav"), ("test", "12.wav")):
         (hub / "data/sw_ke/audio").mkdir(parents=True, exist_ok=True)
         (hub / f"data/sw_ke/{split}.tsv").write_text(row(name))
         tarball(hub / f"data/sw_ke/audio/{split}.tar.gz", {f"{split}/{name}": wav_bytes})
@@ -100,15 +126,17 @@ def test_download_from_hub_faked(tmp_path, audio, monkeypatch):
     import huggingface_hub
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     root = tmp_path / "fleurs"
-    train, test = fleurs.prepare_fleurs(root, tmp_path / "data", languages=["sw_ke"], download=True)
+    train, dev, test = fleurs.prepare_fleurs(root, tmp_path / "data", languages=["sw_ke"],
+                                             download=True)
     assert calls[0] == ("google/fleurs", "data/sw_ke/train.tsv", "dataset")
-    assert len(calls) == 4
+    assert len(calls) == 6 and dev.name == "dev_fleurs_lang"
+    assert (dev / "utt2lang").read_text() == "swa_13 swa\n"
     assert (train / "wav.scp").read_text() == f"swa_11 {root.resolve()}/sw_ke/audio/train/11.wav\n"
     assert (test / "utt2lang").read_text() == "swa_12 swa\n"
     validate_data_dir(test, check_audio=True)
     # Second run: already local, nothing downloaded.
     fleurs.prepare_fleurs(root, tmp_path / "data2", languages=["sw_ke"], download=True)
-    assert len(calls) == 4
+    assert len(calls) == 6
 
 
 def test_download_failure_is_a_clear_error(tmp_path, monkeypatch):

@@ -60,7 +60,7 @@ def test_dialect_relabel_only_in_dev_dialect(ms_root, tmp_path, audio):
 
 def test_missing_split_without_download(tmp_path):
     with pytest.raises(CorpusError, match=r"no local copy of split 'train'.*--download"):
-        ml_superb2.prepare_ml_superb2(tmp_path / "none", tmp_path / "data")
+        ml_superb2.prepare_ml_superb2(tmp_path / "none", tmp_path / "data", splits=["train"])
     with pytest.raises(CorpusError, match="unknown split 'test'"):
         ml_superb2.prepare_ml_superb2(tmp_path / "none", tmp_path / "data", splits=["test"])
 
@@ -122,3 +122,16 @@ def test_download_needs_pyarrow(tmp_path, monkeypatch):
     with pytest.raises(CorpusError, match=r"needs a package that is not installed.*local copy"):
         ml_superb2.prepare_ml_superb2(tmp_path / "m", tmp_path / "data", download=True,
                                       splits=["dev"])
+
+
+def test_evaluation_splits_alone(tmp_path, audio, caplog):
+    """Without the training split the default is the splits the copy has."""
+    root = tmp_path / "mls2"
+    for rel in ["dev/arb/a1.wav", "dev_dialect/hin/x_tam_1.wav"]:
+        audio.wav(root / rel)
+    with caplog.at_level("WARNING"):
+        written = ml_superb2.prepare_ml_superb2(root, tmp_path / "data")
+    assert [p.name for p in written] == ["dev_ml_superb2_lang", "dev_dialect_ml_superb2_lang"]
+    assert "no 'train' split" in caplog.text
+    with pytest.raises(CorpusError, match=r"no local copy in .*empty.*--download"):
+        ml_superb2.prepare_ml_superb2(tmp_path / "empty", tmp_path / "data")

@@ -66,3 +66,15 @@ def test_empty_dev(tmp_path, audio):
     (tmp_path / "vl" / "dev").mkdir()
     with pytest.raises(CorpusError, match="no language folders"):
         prepare_voxlingua107(tmp_path / "vl", tmp_path / "data")
+
+
+def test_dev_only_copy_prepares_the_dev_set(tmp_path, audio, caplog):
+    """Issue: preparing only the test sets stopped with "no language folders"."""
+    for rel in ["dev/en/d1.wav", "dev/zh/dz.wav"]:
+        audio.wav(tmp_path / "vl" / rel)
+    with caplog.at_level("WARNING"):
+        written = prepare_voxlingua107(tmp_path / "vl", tmp_path / "data")
+    assert [p.name for p in written] == ["dev_voxlingua107_lang"]
+    assert (written[0] / "utt2lang").read_text() == "cmn_dz cmn\neng_d1 eng\n"
+    assert "no training language folders" in caplog.text
+    assert not (tmp_path / "data" / "train_voxlingua107_lang").exists()

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from geolid.data.corpora.common import CorpusError
+from geolid.data.corpora import voxpopuli as vp
 from geolid.data.corpora.voxpopuli import prepare_voxpopuli
 from geolid.data.datadir import validate_data_dir
 
@@ -73,3 +74,33 @@ def test_errors(vp_root, tmp_path):
     (vp_root / "_transcribed_data" / "de" / "asr_dev.tsv").unlink()
     with pytest.raises(CorpusError, match=r"asr_dev.tsv' not found"):
         prepare_voxpopuli(vp_root, tmp_path / "data", languages=["de"])
+
+
+def test_quoting_as_published_and_ours(vp_root, tmp_path, audio):
+    """Published: pandas.read_csv's default quoting, i.e. a field that opens with '"' runs
+    to the next '"', across tabs and lines. An unclosed quote then swallows the next row
+    (its utterance is lost); --quoting none reads each line as one row."""
+    base = vp_root / "_transcribed_data"
+    ids = [f"20100101-0900-PLENARY-1_en_{i}" for i in (1, 2, 3)]
+    (base / "en" / "asr_train.tsv").write_text(
+        HEADER + f"{ids[0]}\t\"opens a quote\tx\t1\tx\tmale\tTrue\tNone\n"
+                 f"{ids[1]}\tplain\tx\t1\tx\tmale\tTrue\tNone\n"
+                 f"{ids[2]}\tcloses it\" here\tx\t1\tx\tmale\tTrue\tNone\n")
+    audio.ogg(base / "en" / "2010" / f"{ids[1]}.ogg")
+    published = vp.read_ids(base / "en" / "asr_train.tsv")
+    assert published == [ids[0]]  # rows 2 and 3 went into row 1's quoted field
+    assert vp.read_ids(base / "en" / "asr_train.tsv", quoting="none") == ids
+    # A quoted field that closes reads the same either way (the fixture's other rows).
+    assert vp.read_ids(base / "de" / "asr_train.tsv") == \
+        vp.read_ids(base / "de" / "asr_train.tsv", quoting="none")
+    train = prepare_voxpopuli(vp_root, tmp_path / "a", languages=["en"], quoting="none")[0]
+    assert f"eng_{ids[1]} eng" in (train / "utt2lang").read_text()
+
+
+def test_dev_tsvs_alone_prepare_dev_and_test(vp_root, tmp_path, caplog):
+    for lang in ("de", "en"):
+        (vp_root / "_transcribed_data" / lang / "asr_train.tsv").unlink()
+    with caplog.at_level("WARNING"):
+        written = prepare_voxpopuli(vp_root, tmp_path / "data", languages=["en", "de"])
+    assert [p.name for p in written] == ["dev_voxpopuli_lang", "test_voxpopuli_lang"]
+    assert "no asr_train.tsv" in caplog.text

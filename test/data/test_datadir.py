@@ -79,6 +79,24 @@ def test_validate_errors_name_file_and_line(tmp_path, file, content, message):
         validate_data_dir(d)
 
 
+def test_id_with_a_space_is_reported_as_such_not_as_unsorted(tmp_path):
+    """Issue: 'eng_a b' after 'eng_a1' was reported as an unsorted wav.scp."""
+    d = tmp_path / "spaced"
+    d.mkdir()
+    (d / "wav.scp").write_text("eng_a1 /a.wav\neng_a b /c.wav\n")
+    (d / "utt2lang").write_text("eng_a1 eng\neng_a b eng\n")
+    (d / "lang2utt").write_text("eng eng_a1 eng_a b\n")
+    with pytest.raises(DataDirError) as e:
+        validate_data_dir(d)
+    msg = str(e.value)
+    assert msg.startswith(f"{d}/utt2lang:2: 3 fields where '<utt> <label>' has 2: the id "
+                          "'eng_a b' contains a space")
+    assert "sorted" not in msg
+    # A path with spaces in wav.scp stays fine.
+    ok = write_data_dir(tmp_path / "ok", DataDir({"eng_a": "/my audio/a.wav"}, {"eng_a": "eng"}))
+    assert validate_data_dir(ok).wav_scp == {"eng_a": "/my audio/a.wav"}
+
+
 def test_validate_missing_files_and_dir(tmp_path):
     with pytest.raises(DataDirError, match="no such data directory"):
         validate_data_dir(tmp_path / "nope")

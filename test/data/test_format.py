@@ -237,3 +237,64 @@ def test_special_files_are_named_and_tab_separated_scp_is_read(src, tmp_path):
     assert "2 of 5 utterances failed" in msg
     assert f"{scp}:2: audio of 'eng_fifo': {a / 'pipe.wav'}: is a named pipe (FIFO)" in msg
     assert f"{scp}:3: audio of 'eng_loop': {a / 'loop.wav'}: symbolic link loop" in msg
+
+
+def test_multi_columns_input_and_output(tmp_path):
+    """ESPnet's format_wav_scp --multi-columns-input/-output: columns are channel files;
+    kept channels are written one file each (<utt>-CH<c>.wav) and listed as columns."""
+    a = tmp_path / "audio"
+    a.mkdir()
+    sf.write(a / "l.wav", sine(0.5, 8000, amp=0.4), 8000, subtype="PCM_16")
+    sf.write(a / "r.wav", sine(0.5, 8000, amp=0.2), 8000, subtype="PCM_16")
+    sf.write(a / "m.wav", sine(0.25, 16000, amp=0.3), 16000, subtype="PCM_16")
+    src = write_dir(tmp_path / "src", {
+        "wav.scp": [f"eng_two {a / 'l.wav'} {a / 'r.wav'}", f"fra_one {a / 'm.wav'}"],
+        "utt2lang": ["eng_two eng", "fra_one fra"], "lang2utt": ["eng eng_two", "fra fra_one"]})
+    # Input columns only: channels concatenated, then downmixed to one file (0.4+0.2)/2.
+    mono = format_data_dir(src, tmp_path / "mono", progress=False, multi_columns_input=True)
+    scp = dict(l.split(" ", 1) for l in (mono / "wav.scp").read_text().splitlines())
+    assert scp["eng_two"] == str((mono / "data" / "eng_two.wav").resolve())
+    assert np.abs(read(scp["eng_two"])).max() == pytest.approx(0.3, abs=0.01)
+    assert (mono / "utt2num_samples").read_text() == "eng_two 8000\nfra_one 4000\n"
+    # Output columns too: one mono file per channel, as columns; a mono utterance stays one.
+    multi = format_data_dir(src, tmp_path / "multi", progress=False, multi_columns_input=True,
+                            multi_columns_output=True)
+    scp = dict(l.split(" ", 1) for l in (multi / "wav.scp").read_text().splitlines())
+    d = (multi / "data").resolve()
+    assert scp == {"eng_two": f"{d / 'eng_two-CH0.wav'} {d / 'eng_two-CH1.wav'}",
+                   "fra_one": str(d / "fra_one.wav")}
+    ch0, ch1 = (read(p) for p in scp["eng_two"].split())
+    assert np.abs(ch0).max() == pytest.approx(0.4, abs=0.01)
+    assert np.abs(ch1).max() == pytest.approx(0.2, abs=0.01) and len(ch0) == len(ch1) == 8000
+    # A re-run reuses the channel files.
+    before = (d / "eng_two-CH1.wav").stat().st_mtime_ns
+    format_data_dir(src, multi, progress=False, multi_columns_input=True, multi_columns_output=True)
+    assert (d / "eng_two-CH1.wav").stat().st_mtime_ns == before
+    # Without --multi-columns-input the two columns are one (missing) path: an error.
+    with pytest.raises(FormatError, match=r"wav.scp:1: audio of 'eng_two'"):
+        format_data_dir(src, tmp_path / "single", progress=False)
+
+
+def test_multi_columns_input_errors(tmp_path):
+    a = tmp_path / "audio"
+    a.mkdir()
+    sf.write(a / "l.wav", sine(0.5, 8000), 8000, subtype="PCM_16")
+    sf.write(a / "short.wav", sine(0.25, 8000), 8000, subtype="PCM_16")
+    src = write_dir(tmp_path / "src", {
+        "wav.scp": [f"eng_a {a / 'l.wav'} {a / 'short.wav'}", f"eng_b cat {a / 'l.wav'} |"],
+        "utt2lang": ["eng_a eng", "eng_b eng"], "lang2utt": ["eng eng_a eng_b"]})
+    with pytest.raises(FormatError) as e:
+        format_data_dir(src, tmp_path / "d", progress=False, multi_columns_input=True)
+    assert "wav.scp:1: the columns of 'eng_a' differ" in str(e.value)
+    assert "wav.scp:2: 'eng_b': a multi-column wav.scp lists audio files" in str(e.value)
+
+
+def test_cli_multi_columns_flags(tmp_path):
+    a = tmp_path / "audio"
+    a.mkdir()
+    sf.write(a / "l.wav", sine(0.5, 8000), 8000, subtype="PCM_16")
+    src = write_dir(tmp_path / "src", {"wav.scp": [f"eng_a {a / 'l.wav'} {a / 'l.wav'}"],
+                                        "utt2lang": ["eng_a eng"], "lang2utt": ["eng eng_a"]})
+    assert cli.main(["format", str(src), str(tmp_path / "d"), "--no-progress",
+                     "--multi-columns-input", "true", "--multi-columns-output", "true"]) == 0
+    assert len((tmp_path / "d" / "wav.scp").read_text().split()) == 3

@@ -83,3 +83,21 @@ def test_unit_vector_roundtrip():
     lat, lon = np.array([10.0, -45.0, 89.0]), np.array([-170.0, 20.0, 3.0])
     la, lo = L.from_unit(L.to_unit(lat, lon))
     assert np.allclose(la, lat) and np.allclose(lo, lon)
+
+
+def test_fixed_points_are_fitted_once_and_cached(tmp_path, monkeypatch):
+    """The fixed-point fit (1.4 s) runs once per machine: later starts read the cache,
+    and a damaged cache file is refitted."""
+    import geolid.geo.location as location
+
+    monkeypatch.setenv("GEOLID_CACHE", str(tmp_path))
+    calls = []
+    real = location.refine_fixed_points
+    monkeypatch.setattr(location, "refine_fixed_points", lambda *a, **k: calls.append(1) or real(*a, **k))
+    first = location.GeoDecoder().fit().points
+    second = location.GeoDecoder().fit().points
+    assert len(calls) == 1 and np.array_equal(first, second)
+    (cached,) = tmp_path.glob("uriel_fixed_points_*.npy")
+    cached.write_bytes(b"garbage")
+    third = location.GeoDecoder().fit().points
+    assert len(calls) == 2 and np.array_equal(first, third)

@@ -121,3 +121,49 @@ def test_reliability_diagram(tmp_path):
     assert img.shape[1] > img.shape[0] > 300      # two panels side by side
     with pytest.raises(ValueError, match="nothing to plot"):
         plot_reliability({}, tmp_path / "x.png")
+
+
+# ------------------------------------------------ --map: success only when the PNG is there
+def test_world_map_creates_missing_folders(tmp_path):
+    out = tmp_path / "not" / "yet" / "there" / "m.png"
+    assert plot_locations(POINTS, out, use_basemap=False) == "plain"
+    _image(out)
+
+
+def test_world_map_that_cannot_be_written_raises_a_clear_oserror(tmp_path, monkeypatch):
+    import os
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    target = blocker / "dir" / "m.png"                 # its folder cannot be made: a file is there
+    with pytest.raises(OSError) as e:
+        plot_locations(POINTS, target, use_basemap=False)
+    msg = str(e.value)
+    assert msg.startswith(f"cannot write the figure {target}: ") and "\n" not in msg
+    assert "choose a folder you can write to" in msg and not target.exists()
+    folder = tmp_path / "a_folder.png"
+    folder.mkdir()
+    with pytest.raises(OSError, match="it is a folder"):
+        plot_locations(POINTS, folder, use_basemap=False)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match="pipe.png: it is not a regular file"):
+        plot_locations(POINTS, fifo, use_basemap=False)
+    assert fifo.is_fifo()
+
+
+def test_world_map_is_not_reported_written_when_no_png_is_there(tmp_path, monkeypatch):
+    """A writer that 'succeeds' without a file (or with no PNG in it) is an error."""
+    import contextlib
+    import io
+
+    from geolid.utils import fileio
+
+    @contextlib.contextmanager
+    def lost(path, *a, **k):
+        yield io.BytesIO()                              # rendered, never reaches the disk
+
+    monkeypatch.setattr(fileio, "atomic_write", lost)
+    out = tmp_path / "m.png"
+    with pytest.raises(OSError, match=f"cannot write the figure {out}: no PNG is there"):
+        plot_locations(POINTS, out, use_basemap=False)

@@ -25,11 +25,20 @@ def test_accuracy_macro_and_f1():
     assert deu["f1"] == pytest.approx(2 / 3)
     assert r["macro"]["precision"] == pytest.approx((0.75 + 0.5 + 1.0) / 3)
     assert r["macro"]["f1"] == pytest.approx((0.75 + 0.5 + 2 / 3) / 3)
-    # micro precision leaves out the one 'unknown' prediction: 5 / 7
-    assert r["micro"]["precision"] == pytest.approx(5 / 7)
-    assert r["micro"]["recall"] == pytest.approx(5 / 8)
-    assert r["micro"]["f1"] == pytest.approx(2 * (5 / 7) * (5 / 8) / (5 / 7 + 5 / 8))
+    # Published overall values: every wrong hypothesis ('unknown' included) is a false
+    # positive of its label, so precision = recall = F1 = accuracy.
+    assert r["overall"] == "published"
+    assert r["micro"] == pytest.approx({"precision": 5 / 8, "recall": 5 / 8, "f1": 5 / 8})
     assert eng["support"] == 4 and eng["n_predicted"] == 4
+    # Ours: micro over the test languages leaves out the one 'unknown' prediction: 5 / 7.
+    t = score_lids(*_example(), overall="test_languages")
+    assert t["micro"]["precision"] == pytest.approx(5 / 7)
+    assert t["micro"]["recall"] == pytest.approx(5 / 8)
+    assert t["micro"]["f1"] == pytest.approx(2 * (5 / 7) * (5 / 8) / (5 / 7 + 5 / 8))
+    assert {k: t[k] for k in ("accuracy", "macro", "per_language")} == \
+        {k: r[k] for k in ("accuracy", "macro", "per_language")}
+    with pytest.raises(ValueError, match="overall='micro'"):
+        score_lids(*_example(), overall="micro")
 
 
 def test_unknown_labels_missing_and_extra():
@@ -47,6 +56,8 @@ def test_unknown_labels_missing_and_extra():
                             [0, 0, 0, 0, 0],
                             [0, 0, 0, 0, 0]]
     assert r["accuracy"] == pytest.approx(4 / 8)
+    # published overall precision: correct / hypotheses given (7 of the 8 utterances)
+    assert r["micro"]["precision"] == pytest.approx(4 / 7)
     unk = r["per_language"]["unknown"]
     assert unk["recall"] is None and unk["precision"] == 0.0 and unk["n_predicted"] == 1
     # macro means stay over the test set's own languages
@@ -59,6 +70,11 @@ def test_confusions_sorted_by_count_then_label():
            "v0": "eng", "v1": "fra", "v2": "fra"}
     r = score_lids(ref, hyp, top_confusions=2)
     assert r["confusions"] == [["eng", "fra", 2], ["eng", "deu", 1]]
+    # errors: every pair; incorrect: the utterances in hypothesis order
+    assert r["errors"] == [["eng", "fra", 2], ["eng", "deu", 1], ["fra", "eng", 1]]
+    assert r["incorrect"] == [["u0", "eng", "fra"], ["u1", "eng", "fra"], ["u2", "eng", "deu"],
+                              ["v0", "fra", "eng"]]
+    assert score_lids(ref, hyp, top_confusions=None)["confusions"] == r["errors"]
 
 
 def test_perfect_and_empty():

@@ -223,7 +223,8 @@ def prepare_babel(root: PathLike, out_dir: PathLike, min_duration: Optional[floa
 
     ``babel_ids``: ids to use (``101`` ...; default: every ``BABEL_<id>`` under
     ``root``). Each package needs its lexicon (``reference_materials/lexicon.txt``).
-    Returns the written paths (train, dev).
+    Returns the written paths (train, dev; dev alone when no package has its
+    ``conversational/training`` folder, which evaluation does not need).
     """
     root = require_dir(root, "Babel",
                        "Babel is licensed by LDC: obtain the packages, extract each into "
@@ -254,6 +255,10 @@ def prepare_babel(root: PathLike, out_dir: PathLike, min_duration: Optional[floa
     out_dir = Path(out_dir)
     written = []
     for split, set_name in SETS.items():
+        if split == "training" and not any((conv / split).is_dir() for conv, _, _ in langs):
+            log.warning("Babel: no conversational/training folder in %s: %s not written (dev "
+                        "is enough for evaluation)", root, set_name)
+            continue
         merged = DataDir(wav_scp={}, utt2lang={}, segments={})
         for conv_dir, iso3, lexicon in tqdm(langs, desc=f"Babel {split}", unit="lang"):
             part = prepare_split(require_dir(conv_dir / split, "Babel", "The package looks "

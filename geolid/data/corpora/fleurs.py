@@ -5,9 +5,13 @@ The published recipe loads ``google/xtreme_s`` (configs ``fleurs.<id>``) with th
 release; we read the same release without ``datasets``, from a local copy in
 the raw release layout::
 
-    <root>/<id>/train.tsv  <root>/<id>/test.tsv     (dev.tsv is not used)
-    <root>/<id>/audio/train/<file>.wav
-    <root>/<id>/audio/test/<file>.wav
+    <root>/<id>/{train,dev,test}.tsv
+    <root>/<id>/audio/{train,dev,test}/<file>.wav
+
+giving ``train_fleurs_lang``, ``dev_fleurs_lang`` and ``test_fleurs_lang`` (the three
+sets of the published preparation). Only the test split is needed: a split whose
+TSV no language has is left out with a warning (so the test set prepares without
+the training portion); one that some languages have and others lack is an error.
 
 ``<id>`` is a FLEURS id such as ``en_us`` or ``cmn_hans_cn``. Each TSV line is
 tab-separated without a header: ``id, file name, raw transcription,
@@ -37,17 +41,18 @@ from geolid.utils.fileio import atomic_write
 log = logging.getLogger(__name__)
 
 HUB_REPO = "google/fleurs"
-SPLITS = {"train": "train_fleurs_lang", "test": "test_fleurs_lang"}
+SPLITS = {"train": "train_fleurs_lang", "dev": "dev_fleurs_lang", "test": "test_fleurs_lang"}
+REQUIRED_SPLIT = "test"  # the evaluation split; train and dev are written when present
 TSV_FILE_COLUMN = 1
 
 
-def local_languages(root: Path) -> List[str]:
-    """FLEURS ids present under ``root`` (a folder with the TSV of every split)."""
+def local_languages(root: Path, splits: Iterable[str] = (REQUIRED_SPLIT,)) -> List[str]:
+    """FLEURS ids present under ``root`` (a folder with the TSV of each of ``splits``)."""
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir()
                   if p.is_dir() and p.name in FLEURS_IDS and all(
-                      (p / f"{s}.tsv").is_file() for s in SPLITS))
+                      (p / f"{s}.tsv").is_file() for s in splits))
 
 
 def read_split(root: Path, fleurs_id: str, split: str) -> Dict[str, Tuple[str, str]]:
@@ -83,11 +88,11 @@ def read_split(root: Path, fleurs_id: str, split: str) -> Dict[str, Tuple[str, s
 def prepare_fleurs(root: PathLike, out_dir: PathLike,
                    languages: Optional[Sequence[str]] = None, download: bool = False,
                    revision: Optional[str] = None) -> List[Path]:
-    """Write ``<out_dir>/train_fleurs_lang`` and ``<out_dir>/test_fleurs_lang``.
+    """Write ``<out_dir>/{train,dev,test}_fleurs_lang`` (train and dev when present).
 
     ``languages``: FLEURS ids to use (default: every id found under ``root``, or
     all 102 with ``download``). ``download``: fetch languages missing from
-    ``root`` from the Hub first. Returns the written paths (train, test).
+    ``root`` from the Hub first. Returns the written paths (train, dev, test order).
     """
     root = Path(root)
     if languages is not None:
@@ -99,13 +104,14 @@ def prepare_fleurs(root: PathLike, out_dir: PathLike,
     wanted = list(languages) if languages is not None else (
         list(FLEURS_IDS) if download else local_languages(root))
     if download:
-        absent = [fid for fid in wanted if fid not in local_languages(root)]
+        complete = set(local_languages(root, SPLITS))
+        absent = [fid for fid in wanted if fid not in complete]
         if absent:
             download_fleurs(root, absent, revision=revision)
     if not wanted:
         raise CorpusError(
-            f"FLEURS: no local copy found in '{root}' (expected <root>/<id>/train.tsv, "
-            "<root>/<id>/audio/train/*.wav, e.g. <root>/en_us/...). Either place the raw "
+            f"FLEURS: no local copy found in '{root}' (expected <root>/<id>/test.tsv, "
+            "<root>/<id>/audio/test/*.wav, and train/dev alike, e.g. <root>/en_us/...). Either place the raw "
             "FLEURS release there, or pass --download to fetch it from the Hugging Face Hub "
             f"({HUB_REPO}).")
     present = set(local_languages(root))
@@ -118,6 +124,16 @@ def prepare_fleurs(root: PathLike, out_dir: PathLike,
     out_dir = Path(out_dir)
     written = []
     for split, set_name in SPLITS.items():
+        lacking = [fid for fid in wanted if not (root / fid / f"{split}.tsv").is_file()]
+        if split != REQUIRED_SPLIT and len(lacking) == len(wanted):
+            log.warning("FLEURS: no %s.tsv in %s: %s not written (only %s is needed for "
+                        "evaluation)", split, root, set_name, SPLITS[REQUIRED_SPLIT])
+            continue
+        if lacking:
+            raise CorpusError(f"FLEURS: '{root / lacking[0] / (split + '.tsv')}' not found while "
+                              f"other languages have their {split} split ({len(lacking)} of "
+                              f"{len(wanted)} lack it); add it (or pass --download), or choose "
+                              "the languages with --languages")
         utts: Dict[str, Tuple[str, str]] = {}
         for fid in tqdm(wanted, desc=f"FLEURS {split}", unit="lang"):
             utts.update(read_split(root, fid, split))

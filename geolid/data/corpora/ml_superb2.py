@@ -79,14 +79,30 @@ def read_split(root: Path, split: str) -> Dict[str, Tuple[str, str]]:
 
 
 def prepare_ml_superb2(root: PathLike, out_dir: PathLike, download: bool = False,
-                       splits: Sequence[str] = tuple(SPLITS),
+                       splits: Optional[Sequence[str]] = None,
                        revision: Optional[str] = None) -> List[Path]:
     """Write the ML-SUPERB 2.0 data directories for ``splits`` under ``out_dir``.
 
-    ``download``: fill the local copy from the Hub for splits not yet there.
-    Returns the written paths in the order of ``splits``.
+    ``splits`` default: all three with ``download``, else those the local copy has
+    (a copy of dev and dev_dialect alone is enough for evaluation; the missing
+    training split is named in a warning). ``download``: fill the local copy from
+    the Hub for splits not yet there. Returns the written paths in the order of
+    ``splits``.
     """
     root = Path(root)
+    if splits is None and download:
+        splits = tuple(SPLITS)
+    elif splits is None:
+        splits = [split for split in SPLITS if (root / split).is_dir()]
+        if not splits:
+            raise CorpusError(
+                f"ML-SUPERB 2.0: no local copy in '{root}' (expected <root>/<split>/<language>/"
+                f"<id>.wav for the splits {list(SPLITS)}). Either place it there, or pass "
+                f"--download to fetch {HUB_REPO} from the Hugging Face Hub.")
+        for split in SPLITS:
+            if split not in splits:
+                log.warning("ML-SUPERB 2.0: no '%s' split in %s: %s not written", split, root,
+                            SPLITS[split])
     for split in splits:
         if split not in SPLITS:
             raise CorpusError(f"ML-SUPERB 2.0: unknown split {split!r}; use {list(SPLITS)}")

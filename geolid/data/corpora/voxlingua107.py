@@ -9,7 +9,8 @@ Layout of the local copy (the corpus zips extracted side by side)::
 ``haw``, ``sco``, ``war`` and the legacy ``iw``, ``jw``, ``zh``), mapped to
 ISO 639-3 by :mod:`geolid.data.iso`. Utterance id: ``{iso3}_{file stem}``.
 As in the published recipe, a training file whose id also occurs in the dev
-set is left out of training.
+set is left out of training. A copy holding only ``dev/`` (enough for evaluation)
+gives the dev set alone, with a warning.
 """
 from __future__ import annotations
 
@@ -55,17 +56,28 @@ def _scan(folder: Path, skip: Tuple[str, ...] = ()) -> Dict[str, Tuple[str, str]
     return out
 
 
+def train_language_folders(root: Path) -> List[Path]:
+    """The training language folders of a local copy (every folder but ``dev``)."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and p.name != DEV_FOLDER)
+
+
 def prepare_voxlingua107(root: PathLike, out_dir: PathLike,
                          train_set: str = TRAIN_SET, dev_set: str = DEV_SET) -> List[Path]:
     """Write ``<out_dir>/train_voxlingua107_lang`` and ``<out_dir>/dev_voxlingua107_lang``.
 
-    Returns the two written data directory paths (train, dev).
+    Returns the written data directory paths (train, dev; dev alone when ``root``
+    has no training language folders).
     """
     fix = ("Download VoxLingua107 (https://cs.taltech.ee/staff/tanel.alumae/data/voxlingua107/), "
            "extract each <lang>.zip into ROOT/<lang>/ and dev.zip into ROOT/dev/, and pass ROOT.")
     root = require_dir(root, "VoxLingua107", fix).resolve()
     dev_root = require_dir(root / DEV_FOLDER, "VoxLingua107 dev set", fix)
     dev = _scan(dev_root)
+    out_dir = Path(out_dir)
+    if not train_language_folders(root):
+        log.warning("VoxLingua107: no training language folders in '%s' (only %s/): %s not "
+                    "written; the dev set is enough for evaluation", root, DEV_FOLDER, train_set)
+        return [write_data_dir(out_dir / dev_set, DataDir.from_labelled(dev))]
     train = _scan(root, skip=(DEV_FOLDER,))
     overlap = [u for u in train if u in dev]
     for utt in overlap:
@@ -73,6 +85,5 @@ def prepare_voxlingua107(root: PathLike, out_dir: PathLike,
     if overlap:
         log.info("VoxLingua107: %d training files also in the dev set were left out of "
                  "training", len(overlap))
-    out_dir = Path(out_dir)
     return [write_data_dir(out_dir / train_set, DataDir.from_labelled(train)),
             write_data_dir(out_dir / dev_set, DataDir.from_labelled(dev))]

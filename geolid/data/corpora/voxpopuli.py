@@ -13,6 +13,15 @@ the first 4 characters of the id. The dev and test sets are both made from the
 dev TSVs (VoxPopuli's test split is not used), as in the published recipe.
 Utterance id: ``{iso3}_{id}``.
 
+The TSVs are read with the csv module's default quoting (a field that starts with
+``"`` is quoted), which is how the published recipe's ``pandas.read_csv(sep="\t")``
+reads them. ``quoting="none"`` (ours, ``--quoting none``) reads every line as one
+row instead: a transcript that opens a quote and never closes it then cannot swallow
+the rows after it.
+
+Only the dev TSVs are needed: with no ``asr_train.tsv`` for any language the training
+set is left out with a warning (the dev and test sets prepare without it).
+
 A row whose ``.ogg`` file is missing cannot be formatted; it is left out of the
 set and reported: the count on the console and every such row (``utt path``) in
 ``<set>/missing_audio``. (The published recipe wrote them into ``wav.scp`` and
@@ -37,6 +46,10 @@ SUBDIR = "_transcribed_data"
 # data directory name -> TSV split it is made from
 SETS = {"train_voxpopuli_lang": "train", "dev_voxpopuli_lang": "dev", "test_voxpopuli_lang": "dev"}
 MISSING_AUDIO = "missing_audio"
+TRAIN_SET = "train_voxpopuli_lang"
+# How the TSVs are read: "default" = csv's default quoting, as pandas' read_csv
+# (published); "none" = csv.QUOTE_NONE (ours).
+QUOTING = {"default": csv.QUOTE_MINIMAL, "none": csv.QUOTE_NONE}
 
 
 def audio_path(lang_dir: Path, original_id: str) -> Path:
@@ -44,13 +57,16 @@ def audio_path(lang_dir: Path, original_id: str) -> Path:
     return lang_dir / original_id[:4] / f"{original_id}.ogg"
 
 
-def read_ids(tsv: Path) -> List[str]:
-    """The ``id`` column of a VoxPopuli ASR TSV, in file order."""
+def read_ids(tsv: Path, quoting: str = "default") -> List[str]:
+    """The ``id`` column of a VoxPopuli ASR TSV, in file order (``quoting``: see the
+    module doc)."""
     if not tsv.is_file():
         raise CorpusError(f"VoxPopuli: '{tsv}' not found; run VoxPopuli's ASR data "
                           "preparation for this language, or leave the language out")
     with open(tsv, encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if quoting not in QUOTING:
+            raise CorpusError(f"VoxPopuli: quoting {quoting!r}: use one of {sorted(QUOTING)}")
+        reader = csv.reader(f, delimiter="\t", quoting=QUOTING[quoting])
         header = next(reader, None)
         if not header or "id" not in header:
             raise CorpusError(f"VoxPopuli: {tsv}:1: no 'id' column in the header {header}; "
@@ -67,14 +83,15 @@ def read_ids(tsv: Path) -> List[str]:
 
 
 def read_split(root: Path, lang: str, split: str,
-               missing: Optional[Dict[str, str]] = None) -> Dict[str, Tuple[str, str]]:
+               missing: Optional[Dict[str, str]] = None,
+               quoting: str = "default") -> Dict[str, Tuple[str, str]]:
     """``{utt_id: (iso3, ogg path)}`` for one language and TSV split; rows without audio go
     to ``missing`` (``{utt_id: path}``) instead."""
     iso3 = voxpopuli_to_iso3(lang)
     lang_dir = root / SUBDIR / lang
     out: Dict[str, Tuple[str, str]] = {}
     tsv = lang_dir / f"asr_{split}.tsv"
-    for original in read_ids(tsv):
+    for original in read_ids(tsv, quoting):
         ogg = audio_path(lang_dir, original)
         if not ogg.is_file():
             if missing is not None:
@@ -85,11 +102,13 @@ def read_split(root: Path, lang: str, split: str,
 
 
 def prepare_voxpopuli(root: PathLike, out_dir: PathLike,
-                      languages: Optional[Sequence[str]] = None) -> List[Path]:
+                      languages: Optional[Sequence[str]] = None,
+                      quoting: str = "default") -> List[Path]:
     """Write ``<out_dir>/{train,dev,test}_voxpopuli_lang``.
 
     ``languages``: VoxPopuli codes to use (default: all 16, each must be present).
-    Returns the written paths (train, dev, test).
+    ``quoting``: how the TSVs are read (module doc). Returns the written paths
+    (train, dev, test; dev and test alone when no language has ``asr_train.tsv``).
     """
     from tqdm import tqdm
 
@@ -109,10 +128,15 @@ def prepare_voxpopuli(root: PathLike, out_dir: PathLike,
     out_dir = Path(out_dir)
     written = []
     for set_name, split in SETS.items():
+        if set_name == TRAIN_SET and not any(
+                (root / SUBDIR / lang / f"asr_{split}.tsv").is_file() for lang in langs):
+            log.warning("VoxPopuli: no asr_%s.tsv in %s: %s not written (the dev TSVs are "
+                        "enough for evaluation)", split, root / SUBDIR, set_name)
+            continue
         utts: Dict[str, Tuple[str, str]] = {}
         missing: Dict[str, str] = {}
         for lang in tqdm(langs, desc=f"VoxPopuli {set_name}", unit="lang"):
-            utts.update(read_split(root, lang, split, missing))
+            utts.update(read_split(root, lang, split, missing, quoting))
         path = write_data_dir(out_dir / set_name, DataDir.from_labelled(utts))
         report = path / MISSING_AUDIO
         if missing:
