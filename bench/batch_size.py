@@ -31,7 +31,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     import torch
 
-    from geolid.inference.api import GeoLID, InferenceOptions
+    from geolid.inference.api import GeoLID
     from geolid.scoring.metrics import score_lids
     from geolid.utils.fileio import read_kaldi_map
 
@@ -48,7 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for _ in range(args.repeats):
             t0 = time.perf_counter()
             preds = list(lid.predict_iter(keyed, locate=False, top_k=len(lid.languages),
-                                          options=InferenceOptions(batch_size=size)))
+                                          batch_size=size))
             best = min(best, time.perf_counter() - t0)
         hyp = {p.key: p.language for p in preds}
         probs = {p.key: {s.code: s.probability for s in p.top_k} for p in preds}

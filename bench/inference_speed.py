@@ -86,7 +86,7 @@ class PeakMemory:
 
 
 def build_model(root: Path, size: str) -> Path:
-    from geolid.demo.tiny import make_experiment, make_tiny_wav2vec2
+    from geolid_demo.tiny import make_experiment, make_tiny_wav2vec2
 
     s = SIZES[size]
     enc = make_tiny_wav2vec2(root / "w2v2", hidden_size=s["hidden_size"], num_layers=s["num_layers"],
@@ -144,7 +144,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    from geolid.inference.api import GeoLID, InferenceOptions
+    from geolid.inference.api import GeoLID
+    from geolid.inference.options import PredictOptions
     from geolid.audio import load_audio
     from geolid.inference.batching import collate, padding_fraction, plan_batches
     from geolid.inference.quantize import wav2vec2_of
@@ -169,8 +170,8 @@ def main(argv=None) -> int:
     lid = GeoLID.from_pretrained(str(exp), device=device, dtype="float32")
     dev = lid.device
     sync = (torch.cuda.synchronize if dev.type == "cuda" else (lambda: None))
-    batched = InferenceOptions(batch_size=args.batch_size)
-    single = InferenceOptions(batch_size=1)
+    batched = PredictOptions(batch_size=args.batch_size)
+    single = PredictOptions(batch_size=1)
 
     def naive():
         return [lid.predict(p, locate=False, options=single) for p in paths]

@@ -48,7 +48,7 @@ def write_model_folder(root: Path, shape: str) -> Path:
     import yaml
 
     from geolid.lid.espnet_model_upstream_condition import LOSS_ALIAS_PREFIX
-    from geolid.tasks.build import build_model, parameters_on_meta
+    from geolid.tasks.build import build_on_meta
 
     encoder, layers = SHAPES[shape]
     conf = yaml.safe_load(PUBLISHED_CONFIG.read_text())
@@ -62,15 +62,17 @@ def write_model_folder(root: Path, shape: str) -> Path:
     exp.mkdir(parents=True)
     (exp / "config.yaml").write_text(yaml.safe_dump(conf, sort_keys=False))
     build_conf = dict(conf, frontend_conf=dict(conf["frontend_conf"], load_pretrained_weights=False))
-    with parameters_on_meta():
-        model = build_model(argparse.Namespace(**build_conf))
+    model = build_on_meta(argparse.Namespace(**build_conf))  # shapes only, no memory
     gen = torch.Generator().manual_seed(0)
+    params = dict(model.named_parameters(remove_duplicate=False))
     state = {}
     for name, t in model.state_dict().items():
-        if t.is_meta:
-            state[name] = torch.randn(t.shape, generator=gen).mul_(0.02)
-        else:
-            state[name] = t.clone()
+        if name in params:
+            state[name] = torch.randn(t.shape, generator=gen, dtype=t.dtype).mul_(0.02)
+        elif name.endswith("running_var"):  # buffers: what a fresh build holds
+            state[name] = torch.ones(t.shape, dtype=t.dtype)
+        else:                               # running_mean, num_batches_tracked
+            state[name] = torch.zeros(t.shape, dtype=t.dtype)
     for key in [k for k in state if k.startswith("loss.")]:  # as published: aliases of loss.*
         state[LOSS_ALIAS_PREFIX + key[len("loss."):]] = state[key]
     torch.save(state, exp / "valid.accuracy.best.pth")
@@ -82,11 +84,11 @@ def child(mode: str, root: Path) -> dict:
     import torch
 
     torch.set_num_threads(2)
-    from geolid.inference.hub import locate_model
+    from geolid.model.folder import ModelFolder
     from geolid.tasks.build import build_model, build_model_from_args, load_state_dict_strict
 
-    files = locate_model(str(root))
-    args = argparse.Namespace(**files.resolved_config())
+    folder = ModelFolder.open(str(root))
+    args = argparse.Namespace(**folder.resolved_config())
     # Imports are a fixed cost (~10 s here for transformers' wav2vec2 module), the
     # same for any model size and for both paths: done before the clock starts.
     t_import = time.perf_counter()
@@ -95,17 +97,17 @@ def child(mode: str, root: Path) -> dict:
     rss_start = _peak_rss_gb()
     t0 = time.perf_counter()
     if mode == "torch.load":
-        state = torch.load(files.model, map_location="cpu", weights_only=True)
+        state = torch.load(folder.weights, map_location="cpu", weights_only=True)
         return {"load_s": time.perf_counter() - t0, "rss_start_gb": rss_start,
                 "peak_load_gb": _peak_rss_gb(), "n": len(state)}
     if mode == "old":
         args.frontend_conf = dict(args.frontend_conf, load_pretrained_weights=False)
         model = build_model(args)
-        state = torch.load(files.model, map_location="cpu", weights_only=True)
-        load_state_dict_strict(model, state, str(files.model))
+        state = torch.load(folder.weights, map_location="cpu", weights_only=True)
+        load_state_dict_strict(model, state, str(folder.weights))
         del state
     else:
-        model, _ = build_model_from_args(args, files.model)
+        model, _ = build_model_from_args(args, folder.weights)
     load_s = time.perf_counter() - t0
     peak_load = _peak_rss_gb()
     model.eval()

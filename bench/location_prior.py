@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     from geolid.bin.calibrate import data_dir_embeddings
     from geolid.inference.api import GeoLID
     from geolid.inference.calibration import softmax
-    from geolid.inference.enroll import logits_from_embeddings
+    from geolid.inference.enroll import embedding_logits
     from geolid.inference.prior import Near, language_locations, language_weights, reweight
     from geolid.utils.fileio import read_kaldi_map
 
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         utts, emb, labels = cached_embeddings(lid, args.data, Path(args.cache))
     else:
         utts, emb, labels, _ = data_dir_embeddings(lid, args.data)
-    probs = softmax(logits_from_embeddings(lid, emb))   # T applied if the model has one
+    probs = softmax(embedding_logits(lid, emb))   # T applied if the model has one
     voices = read_kaldi_map(args.voices or Path(args.data) / "utt2voice")
     accent = [voices[u].split()[0].split("+")[0] for u in utts]
     locs = language_locations(lid.languages)

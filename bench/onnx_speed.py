@@ -47,7 +47,7 @@ LANGS = ["eng", "fra", "deu", "spa", "por", "ita", "nld", "rus", "pol", "tur", "
 
 
 def build_source(root: Path, size: str) -> Path:
-    from geolid.demo.tiny import make_experiment, make_tiny_wav2vec2
+    from geolid_demo.tiny import make_experiment, make_tiny_wav2vec2
 
     s = SIZES[size]
     enc = make_tiny_wav2vec2(root / "w2v2", hidden_size=s["hidden_size"], num_layers=s["num_layers"],
@@ -78,6 +78,26 @@ def torch_model(src: Path, int8: bool = False):
     return quantize_int8(model) if int8 else model
 
 
+class ort_session:
+    """An ONNX Runtime scorer with the torch model's ``score`` contract (the bench compares
+    the two on the same tensors)."""
+
+    def __init__(self, export_dir: Path, onnx_path: Path, threads: int):
+        import json
+
+        from geolid.inference.onnx_scorer import OnnxScorer
+
+        manifest = json.loads((export_dir / "geolid_onnx.json").read_text())
+        languages = (export_dir / "lang2utt").read_text().split()
+        self.scorer = OnnxScorer(onnx_path, languages, manifest, threads=threads)
+
+    def score(self, speech, lengths):
+        import torch
+
+        out = self.scorer.classify_batch(speech, lengths)
+        return {"scores": torch.from_numpy(out.scores), "embedding": torch.from_numpy(out.embeddings)}
+
+
 def quantized(fp32_dir: Path, out: Path, feature_encoder: bool) -> Path:
     """The fp32 export quantised (what ``geolid export --quantize`` does, without tracing again)."""
     from geolid.export.onnx import quantize_encoder_matmuls
@@ -91,7 +111,6 @@ def bench_size(size: str, args) -> dict:
     import torch
 
     from geolid.export.onnx import export_model
-    from geolid.export.runtime import OnnxScorer
 
     tmp = Path(tempfile.mkdtemp(prefix=f"geolid_onnx_bench_{size}_", dir="/tmp"))
     t = time.perf_counter()
@@ -102,10 +121,10 @@ def bench_size(size: str, args) -> dict:
     print(f"[{size}] exported in {time.perf_counter() - t:.0f} s", flush=True)
     makers = {
         "torch fp32": lambda: torch_model(src),
-        "ORT fp32": lambda: OnnxScorer(fp32_dir / "model.onnx", threads=args.threads),
+        "ORT fp32": lambda: ort_session(fp32_dir, fp32_dir / "model.onnx", args.threads),
         "torch int8": lambda: torch_model(src, int8=True),
-        "ORT int8": lambda: OnnxScorer(quantized(fp32_dir, tmp / "int8", True), threads=args.threads),
-        "ORT int8-tr": lambda: OnnxScorer(quantized(fp32_dir, tmp / "int8_tr", False), threads=args.threads),
+        "ORT int8": lambda: ort_session(fp32_dir, quantized(fp32_dir, tmp / "int8", True), args.threads),
+        "ORT int8-tr": lambda: ort_session(fp32_dir, quantized(fp32_dir, tmp / "int8_tr", False), args.threads),
     }
     ways = {name: makers[name]() for name in args.ways}  # the first is the reference
     data = clips(args.clips, args.min_s, args.max_s)
@@ -139,7 +158,7 @@ def bench_size(size: str, args) -> dict:
 def main() -> None:
     # Idle OpenMP threads of torch sleep, so they do not take the cores from the
     # ONNX Runtime call that follows them in this interleaved run; the ORT sessions
-    # do the same by default (geolid.export.runtime.OnnxScorer).
+    # do the same by default (geolid.inference.onnx_scorer.OnnxScorer).
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

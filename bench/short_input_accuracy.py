@@ -33,7 +33,8 @@ def main() -> None:
 
     import soundfile as sf
 
-    from geolid.inference.api import GeoLID, InferenceOptions
+    from geolid.inference.api import GeoLID
+    from geolid.inference.options import PredictOptions
     from geolid.utils.fileio import read_kaldi_map
 
     data = Path(args.data)
@@ -45,7 +46,7 @@ def main() -> None:
         assert sr == 16000 and x.ndim == 1, (path, sr, x.shape)
         waves[key] = x
     lid = GeoLID.from_pretrained(args.model, device="cpu", dtype="float32")
-    options = InferenceOptions(min_duration=0.0)
+    options = PredictOptions(min_duration=0.0)
     rows = []
     for d in [None, *args.durations]:
         n = None if d is None else int(round(d * 16000))

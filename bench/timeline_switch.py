@@ -1,7 +1,7 @@
 """Benchmark: the language timeline on code-switched files, and its memory on long files.
 
 Switch test (issue 11 §3): each file is two test clips of language A followed by
-two of language B (0.3 s gaps, geolid.demo.mix), A != B, pairs drawn so every
+two of language B (0.3 s gaps, geolid_demo.mix), A != B, pairs drawn so every
 file has a different pair. A file is right when its timeline, zxx segments left
 out, is exactly [A, B] and the A->B boundary lies within 1 s of the junction
 (the middle of the gap between clip 2 and clip 3).
@@ -62,7 +62,7 @@ def make_files(by_lang: Dict[str, List[str]], n: int, seed: int, out_dir: Path):
     import soundfile as sf
 
     from geolid.audio import load_audio
-    from geolid.demo.mix import concat_languages
+    from geolid_demo.mix import concat_languages
 
     rng = random.Random(seed)
     pairs = [p for p in itertools.permutations(sorted(by_lang), 2)]
@@ -95,7 +95,6 @@ def judge(segments, a: str, b: str, junction: float) -> Tuple[bool, float]:
 
 def window_posteriors(lid, path: str, window: float, hop: float):
     """(log_post (T, L), speech fractions (T,), duration) for decode_timeline."""
-    import torch
 
     from geolid.audio import load_audio
     from geolid.inference.timeline import _log_posteriors, window_starts
@@ -133,14 +132,14 @@ def tune(lid, files):
 
 
 def measure(lid, files, label: str):
-    from geolid.inference.timeline import TimelineOptions, timeline_of
+    from geolid.inference.options import TimelineOptions
 
     opts = TimelineOptions()
     print(f"\n{label}: window {opts.window} s, hop {opts.hop} s, switch penalty {opts.switch_penalty}, "
           f"floor {opts.floor}")
     right, errs, seconds, t0 = 0, [], 0.0, time.process_time()
     for path, a, b, junction in files:
-        tl = timeline_of(lid, path, options=opts)
+        tl = lid.timeline(path, timeline=opts)
         ok, err = judge(tl.segments, a, b, junction)
         right += ok
         errs.append(err)
@@ -202,12 +201,12 @@ def memory_run(exp: str, path: str) -> None:
         return out
 
     tl_mod.OnlineViterbi.push = spy
-    tl_mod.timeline_of(lid, (np.random.default_rng(0).standard_normal(10 * SR).astype(np.float32), SR))  # warm-up
+    lid.timeline((np.random.default_rng(0).standard_normal(10 * SR).astype(np.float32), SR))  # warm-up
     samples.clear()
     rss_start = _rss_mb()
     tracemalloc.start()
     t = time.process_time()
-    tl = tl_mod.timeline_of(lid, path)
+    tl = lid.timeline(path)
     cpu = time.process_time() - t
     traced_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()

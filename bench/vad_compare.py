@@ -29,7 +29,7 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 from geolid.inference.vad import EnergyDetector, SileroDetector, track_array
-from geolid.demo.nonspeech import NON_SPEECH, pink_noise, white_noise
+from geolid_demo.nonspeech import NON_SPEECH, pink_noise, white_noise
 
 SR = 16000
 
@@ -43,8 +43,8 @@ def demo_clips(data_dir: Path, n: int) -> List[np.ndarray]:
 
 
 def synth_clips(n: int) -> List[np.ndarray]:
-    from geolid.demo.corpus import DEMO_LANGUAGES, plan_corpus
-    from geolid.demo.espeak import synthesize
+    from geolid_demo.corpus import DEMO_LANGUAGES, plan_corpus
+    from geolid_demo.espeak import synthesize
 
     per_lang = max(1, -(-n // len(DEMO_LANGUAGES)))
     plans = [p for p in plan_corpus(DEMO_LANGUAGES, 1, 1, per_lang) if p.split == "test"][:n]
