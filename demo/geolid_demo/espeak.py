@@ -104,6 +104,8 @@ class _Engine:
         lib.espeak_Synchronize.restype = ctypes.c_int
         lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
         lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed.restype = None
 
     def _collect(self, wav, numsamples, events) -> int:
         if wav and numsamples > 0:
@@ -156,7 +158,11 @@ class _Engine:
             raise ValueError(f"espeak-ng could not load voice '{voice}' ({spec}), error {err}")
         self.current_voice = voice
 
-    def synth(self, text: str, rate: int, pitch: int, pitch_range: int) -> np.ndarray:
+    def synth(self, text: str, rate: int, pitch: int, pitch_range: int, seed: int) -> np.ndarray:
+        # espeak-ng seeds its noise sources (breathy variants, Klatt voicing) from the
+        # clock at start-up; a seed per call makes a clip depend only on its arguments,
+        # not on the time or on what was spoken before it.
+        self.lib.espeak_ng_SetRandSeed(int(seed))
         for name, value in (("rate", rate), ("pitch", pitch), ("range", pitch_range)):
             self.lib.espeak_SetParameter(_PARAM[name], int(value), 0)
         data = text.encode("utf-8") + b"\0"
@@ -217,8 +223,10 @@ def list_voices() -> List[str]:
 
 
 def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_range: int = 50,
-               sample_rate: int = 16000) -> np.ndarray:
+               sample_rate: int = 16000, seed: int = 0) -> np.ndarray:
     """Speak ``text`` with espeak-ng voice ``voice``; float32 mono in [-1, 1] at ``sample_rate``.
+
+    The same arguments (``seed`` included) always give the same samples.
 
     ``rate`` is words per minute (80-450), ``pitch`` and ``pitch_range`` are 0-100.
     An unknown voice raises ValueError naming the voice and close matches.
@@ -233,7 +241,7 @@ def synthesize(text: str, voice: str, rate: int = 175, pitch: int = 50, pitch_ra
     with _LOCK:
         engine = _engine()
         engine.set_voice(voice)
-        pcm = engine.synth(text, rate, pitch, pitch_range)
+        pcm = engine.synth(text, rate, pitch, pitch_range, seed)
         native = engine.native_rate
     audio = pcm.astype(np.float32) / 32768.0
     # Resampling can overshoot full-scale peaks slightly.

@@ -30,7 +30,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help=f"comma-separated ISO 639-3 codes (default: {','.join(DEMO_LANGUAGES)}; "
                              f"also available: {','.join(sorted(set(VOICE_PLANS) - set(DEMO_LANGUAGES)))})")
     parser.add_argument("--small", action="store_true",
-                        help=f"CI size: {','.join(SMALL_LANGUAGES)} with 4/2/3 clips each")
+                        help=f"CI size: {','.join(SMALL_LANGUAGES)} with "
+                             f"{'/'.join(str(n) for n in SMALL_SIZES.values())} train/dev/test clips each")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
 

@@ -250,3 +250,19 @@ def test_scp_with_tab_separator_and_byte_order_mark(tmp_path):
     scp = tmp_path / "wav.scp"
     scp.write_text("\ufeffa\t/data/a b.wav\nb\t\t/data/b.wav\n", encoding="utf-8")
     assert read_scp(str(scp)) == [("a", "/data/a b.wav"), ("b", "/data/b.wav")]
+
+
+def test_cli_records_equal_the_api(capsys, model_root, folder):
+    """One model, one answer: `geolid predict` is GeoLID.predict with the same options
+    (files of 1-2 s at 16, 22.05 and 44.1 kHz, one stereo)."""
+    from geolid import GeoLID
+
+    rc, out, err = _run(capsys, "predict", folder, "--model", model_root, "--format", "json", "-q")
+    assert rc == 0, err
+    lid = GeoLID.from_pretrained(str(model_root))
+    for rec in json.loads(out)["predictions"]:
+        alone = lid.predict(rec["path"])
+        assert rec["language"] == alone.language
+        assert rec["probability"] == pytest.approx(alone.probability, abs=1e-6)
+        got = {s["code"]: s["probability"] for s in rec["top_k"]}
+        assert got == pytest.approx({s.code: s.probability for s in alone.top_k}, abs=1e-6)

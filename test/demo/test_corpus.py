@@ -129,3 +129,21 @@ def test_cli_bad_language(tmp_path, capsys):
         main([str(tmp_path), "--languages", "eng,klingon", "--quiet"])
     assert e.value.code == 2
     assert "klingon" in capsys.readouterr().err
+
+
+def test_two_runs_synthesise_identical_audio(tmp_path):
+    """espeak-ng seeds its noise from the clock; two runs a few seconds apart (fresh
+    processes) must still write the same samples, or two demo runs train different models."""
+    import subprocess
+    import sys
+    import time
+
+    hashes = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        subprocess.run([sys.executable, "-m", "geolid_demo.make_corpus", str(out), "--languages", "eng,swa",
+                        "--n-train", "3", "--n-dev", "0", "--n-test", "0", "--quiet"],
+                       check=True, capture_output=True)
+        hashes.append({p.name: p.read_bytes() for p in sorted((out / "wav").rglob("*.wav"))})
+        time.sleep(1.1)   # the clock's seed moves on each second
+    assert len(hashes[0]) == 6 and hashes[0] == hashes[1]

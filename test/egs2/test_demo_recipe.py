@@ -3,7 +3,7 @@
 Asserts the files each stage writes, their contents, and that both models learned: at
 least 40% on the 60 in-variant test utterances of 5 languages (chance 20%; a model that
 guesses reaches 24 of 60 with probability 0.0003; 100 training steps measured 55.0% geo,
-71.7% baseline).
+46.7% baseline, the same on every run: the corpus is synthesised with fixed seeds).
 """
 import json
 import subprocess

@@ -29,7 +29,7 @@ common=(--train_set train --valid_set dev --test_sets "test test_accent" --expdi
         --tsne_set test --calibration_eval_sets "test test_accent")
 if [ "${small}" = true ]; then
     # 100 steps (the schedule shortened to match): enough to beat chance clearly
-    # (measured: geo 55.0%, baseline 71.7% on the 60-utterance, 5-language test set, chance 20%).
+    # (measured: geo 55.0%, baseline 46.7% on the 60-utterance, 5-language test set, chance 20%).
     common+=(--lid_args "--max_epoch 5 --num_iters_per_epoch 20 --scheduler_conf max_steps=100"
              --local_data_opts "--small true")
 fi
