@@ -210,7 +210,45 @@ def _open_append(path: Path) -> IO[str]:
     return open(path, "a", encoding="utf-8")
 
 
-class OutputStore:
+class LockedOutput:
+    """What both result stores (JSONL/TSV/JSON here, Parquet in ``parquet_store``) share:
+    one writer per ``--out`` (a lock file next to it, refused at once when held) and the
+    context-manager protocol. Subclasses set ``lock_path`` and ``_named`` and define
+    ``open()`` / ``close(failed)``."""
+
+    lock_path: Path
+    _lock = None
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        self.close(failed=exc_type is not None)
+        return False
+
+    def _take_lock(self) -> None:
+        from filelock import FileLock, Timeout
+
+        lock = FileLock(str(self.lock_path), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise OutputRefused(
+                f"another geolid run is writing {self._named} (it holds {self.lock_path}); wait "
+                "for it to finish or choose another --out") from None
+        except OSError as e:
+            raise OutputRefused(f"--out {self._named}: cannot create its lock file "
+                                f"{self.lock_path}: {_reason(e)}; {_what_to_do(e)}") from None
+        self._lock = lock
+
+
+class OutputStore(LockedOutput):
     """The ``--out`` file of one run: locked, checked, repaired, then written.
 
     ``open()`` returns the keys already done (resumable JSONL) and a writable
@@ -229,7 +267,6 @@ class OutputStore:
         self.overwrite, self._log = overwrite, log
         self.lock_path = Path(f"{self.real}.lock")
         self.done: Set[str] = set()
-        self._lock = None
         self._stream = None
         self._atomic = None
 
@@ -351,35 +388,7 @@ class OutputStore:
             self._stream = self._atomic = None
             self.release()
 
-    def release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-
-    def __enter__(self) -> "OutputStore":
-        self.open()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        self.close(failed=exc_type is not None)
-        return False
-
     # -------------------------------------------------------------- helpers
-    def _take_lock(self) -> None:
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.lock_path), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise OutputRefused(
-                f"another geolid run is writing {self._named} (it holds {self.lock_path}); wait "
-                "for it to finish or choose another --out") from None
-        except OSError as e:
-            raise OutputRefused(f"--out {self._named}: cannot create its lock file "
-                                f"{self.lock_path}: {_reason(e)}; {_what_to_do(e)}") from None
-        self._lock = lock
-
     def _check_existing(self) -> None:
         if self.real.stat().st_size == 0:
             return

@@ -27,14 +27,14 @@ import uuid
 from pathlib import Path
 from typing import IO, Any, Dict, List, Optional, Set
 
-from geolid.cli.output_store import OutputRefused
+from geolid.cli.output_store import LockedOutput, OutputRefused
 from geolid.model.identity import ModelIdentity
 
 LOCK_NAME = "_geolid.lock"
 PART_PREFIX = "part-"
 
 
-class ParquetStore:
+class ParquetStore(LockedOutput):
     """The ``--out`` Parquet dataset of one run: locked, checked, then appended part by part."""
 
     def __init__(self, path: os.PathLike, identity: ModelIdentity, options: Dict[str, Any],
@@ -45,7 +45,8 @@ class ParquetStore:
         self.written: List[Path] = []
         self.rows_written = 0
         self._run = f"{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        self._lock = None
+        self.lock_path = self.path / LOCK_NAME
+        self._named = str(self.path)
 
     @property
     def log(self) -> IO[str]:
@@ -94,32 +95,7 @@ class ParquetStore:
     def close(self, failed: bool = False) -> None:   # parts are final once written
         self.release()
 
-    def release(self) -> None:
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-
-    def __enter__(self) -> "ParquetStore":
-        self.open()
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> bool:
-        self.close(failed=exc_type is not None)
-        return False
-
     # -------------------------------------------------------------- helpers
-    def _take_lock(self) -> None:
-        from filelock import FileLock, Timeout
-
-        lock = FileLock(str(self.path / LOCK_NAME), timeout=0)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise OutputRefused(
-                f"another geolid run is writing {self.path} (it holds {self.path / LOCK_NAME}); "
-                "wait for it to finish or choose another --out") from None
-        self._lock = lock
-
     def _check_existing(self) -> None:
         from geolid.utils.fileio import remove_stale_temps
 
