@@ -24,8 +24,14 @@ from geolid.lid.scoring_head import ScoringHead
 LossOutput = Tuple[Optional[torch.Tensor], Optional[torch.Tensor], torch.Tensor]
 
 
-def _labels(label: torch.Tensor) -> torch.Tensor:
-    return label.squeeze(1) if label.dim() == 2 else label
+def _decide(cosine: torch.Tensor, label: Optional[torch.Tensor]):
+    """(argmax predictions, labels as a vector or None, accuracy or None): ESPnet's
+    losses predict by the plain cosine, before any margin."""
+    preds = torch.argmax(cosine, dim=1)
+    if label is None:
+        return preds, None, None
+    label = label.squeeze(1) if label.dim() == 2 else label
+    return preds, label, (preds == label).float().mean()
 
 
 def _one_hot(cosine: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
@@ -44,11 +50,9 @@ class SubcentreAAMSoftmax(ArcMarginProduct_intertopk_subcenter):
 
     def forward(self, input: torch.Tensor, label: Optional[torch.Tensor] = None) -> LossOutput:
         cosine = self.head.cosine(input, self.weight)
-        preds = torch.argmax(cosine, dim=1)
+        preds, label, accuracy = _decide(cosine, label)
         if label is None:
             return None, None, preds
-        label = _labels(label)
-        accuracy = (preds == label).float().mean()
         return self.ce(self.margin_logits(cosine, label, input), label), accuracy, preds
 
     def margin_logits(self, cosine: torch.Tensor, label: torch.Tensor, input: torch.Tensor) -> torch.Tensor:
@@ -82,11 +86,9 @@ class ScoredAAMSoftmax(AAMSoftmax):
 
     def forward(self, input: torch.Tensor, label: Optional[torch.Tensor] = None) -> LossOutput:
         cosine = self.head.cosine(input, self.weight)
-        preds = torch.argmax(cosine, dim=1)
+        preds, label, accuracy = _decide(cosine, label)
         if label is None:
             return None, None, preds
-        label = _labels(label)
-        accuracy = (preds == label).float().mean()
         sine = torch.sqrt((1.0 - cosine.pow(2)).clamp(0, 1))
         phi = cosine * self.cos_m - sine * self.sin_m
         if self.easy_margin:
@@ -107,9 +109,7 @@ class ScoredSoftmax(Softmax):
 
     def forward(self, input: torch.Tensor, label: Optional[torch.Tensor] = None) -> LossOutput:
         logits = self.head.cosine(input, self.weight)
-        preds = torch.argmax(logits, dim=1)
+        preds, label, accuracy = _decide(logits, label)
         if label is None:
             return None, None, preds
-        label = _labels(label)
-        accuracy = (preds == label).float().mean()
         return self.ce(logits, label), accuracy, preds
