@@ -265,32 +265,30 @@ def _read_enrolled(path: Path, languages: Sequence[str], state: HeadState) -> He
 def write_head_state(exp_dir: os.PathLike, state: HeadState, languages: Sequence[str]) -> List[Path]:
     """Write ``calibration.json`` / ``enrolled.json`` for ``state`` (atomically); the
     files a head with nothing to say does not need are removed. Returns what was written."""
+    exp_dir = Path(exp_dir)
+    calibration = None
+    if state.temperature != 1.0 or state.unknown is not None:
+        calibration = dict(state.calibration_info or {})
+        calibration.update(method="temperature", temperature=round(float(state.temperature), 6))
+        if state.unknown is not None:
+            calibration["unknown"] = state.unknown
+    docs = ((exp_dir / CALIBRATION_FILE, calibration),
+            (exp_dir / ENROLLED_FILE, enrolled_document(state, languages)))
+    return [path for path, doc in docs if _write_or_remove(path, doc)]
+
+
+def _write_or_remove(path: Path, doc: Optional[dict]) -> bool:
+    """``doc`` as JSON at ``path`` (atomically), or no file when ``doc`` is None."""
     from geolid.utils.fileio import atomic_write
 
-    exp_dir = Path(exp_dir)
-    written = []
-    cal = exp_dir / CALIBRATION_FILE
-    if state.temperature != 1.0 or state.unknown is not None:
-        info = dict(state.calibration_info or {})
-        info.update(method="temperature", temperature=round(float(state.temperature), 6))
-        if state.unknown is not None:
-            info["unknown"] = state.unknown
-        with atomic_write(cal) as f:
-            json.dump(info, f, indent=1)
-            f.write("\n")
-        written.append(cal)
-    elif cal.exists():
-        cal.unlink()
-    enr = exp_dir / ENROLLED_FILE
-    doc = enrolled_document(state, languages)
-    if doc is not None:
-        with atomic_write(enr) as f:
-            json.dump(doc, f, indent=1)
-            f.write("\n")
-        written.append(enr)
-    elif enr.exists():
-        enr.unlink()
-    return written
+    if doc is None:
+        if path.exists():
+            path.unlink()
+        return False
+    with atomic_write(path) as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    return True
 
 
 def enrolled_document(state: HeadState, languages: Sequence[str]) -> Optional[Dict]:
