@@ -118,7 +118,8 @@ def test_cli_small(tmp_path, capsys):
     assert main([str(tmp_path), "--small", "--quiet", "--languages", "cmn,swa",
                  "--n-train", "2", "--n-test", "1"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["num_utts"] == {"train": 4, "dev": 4, "test": 2}
+    # --small's dev size stays, the two given sizes override it
+    assert result["num_utts"] == {"train": 4, "dev": 2 * SMALL_SIZES["n_dev_per_lang"], "test": 2}
     assert read_kaldi_map(tmp_path / "data" / "train" / "utt2lang") == {
         "cmn_train_0000": "cmn", "cmn_train_0001": "cmn",
         "swa_train_0000": "swa", "swa_train_0001": "swa"}
