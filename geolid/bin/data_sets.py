@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
-import yaml
 from espnet2.utils.types import str2bool
 
 from geolid.published import COMBINED_N_LANGUAGES
@@ -43,7 +42,7 @@ def check_labels(config: Path, dirs: Sequence[Path]) -> None:
     from geolid.data.datadir import read_data_dir
     from geolid.geo.lang2vec_targets import UnknownLanguageError, lang2vec_table
 
-    conf = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    conf = training_config(config)
     pre = conf.get("preprocessor_conf") or {}
     if not pre.get("use_lang2vec", False):
         return
@@ -60,11 +59,22 @@ def check_labels(config: Path, dirs: Sequence[Path]) -> None:
                 f"preprocessor_conf.lang2vec_aliases {{label: code}} in {config}") from None
 
 
+def training_config(path: Path) -> dict:
+    """The run's training config (``--lid_config``), read by the one config reader: a
+    missing file, invalid YAML or a non-mapping is a :class:`RecipeError` naming it."""
+    from geolid.model.errors import ModelError, read_config
+
+    try:
+        return read_config(path)
+    except FileNotFoundError:
+        raise RecipeError(f"{path} not found: check --lid_config") from None
+    except ModelError as e:
+        raise RecipeError(str(e)) from None
+
+
 def _iterators(config: Optional[Path]) -> tuple:
     """(iterator_type, valid_iterator_type) of a config, with ESPnet's defaults."""
-    conf = {}
-    if config is not None:
-        conf = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    conf = training_config(config) if config is not None else {}
     train = conf.get("iterator_type", "sequence")
     return train, conf.get("valid_iterator_type") or train
 
@@ -118,7 +128,7 @@ def stats_cost(config: Path, dirs: Sequence[Path], nj: int, cores: Optional[int]
 
     from geolid.utils import encoder_cost
 
-    conf = yaml.safe_load(Path(config).read_text(encoding="utf-8")) or {}
+    conf = training_config(config)
     name, shape = encoder_cost.encoder_of(conf)
     if name is None:
         return ""

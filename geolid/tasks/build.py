@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Optional, Tuple, Union
 
 import torch
-import yaml
 from espnet2.torch_utils.initialize import initialize
 from espnet2.train.class_choices import ClassChoices
 
@@ -134,8 +133,12 @@ def build_model_from_file(
     config_file = Path(config_file)
     if not config_file.is_file():
         raise FileNotFoundError(f"config file not found: {config_file}")
-    with config_file.open(encoding="utf-8") as f:
-        args = argparse.Namespace(**yaml.safe_load(f))
+    from geolid.model.errors import ModelError, read_config
+
+    try:
+        args = argparse.Namespace(**read_config(config_file))
+    except ModelError as e:   # invalid YAML, not a mapping: a config problem, named
+        raise ConfigError(str(e)) from None
     try:
         return build_model_from_args(args, model_file, device)
     except ConfigError as e:

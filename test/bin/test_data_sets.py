@@ -156,3 +156,17 @@ def test_stats_cost_says_and_refuses(tmp_path, tiny_hf, capsys):
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(conf))
     assert cli.main(["stats-cost", "--config", str(tmp_path / "tiny.yaml"), str(d)]) == 0
     assert "(32 wide, 4 layers" in capsys.readouterr().err
+
+
+def test_a_broken_training_config_is_named_in_one_line(tmp_path):
+    from geolid.bin.data_sets import RecipeError, training_config
+
+    bad = tmp_path / "conf.yaml"
+    bad.write_text("model_conf: {batch_invariant: true\n")
+    with pytest.raises(RecipeError, match=r"conf\.yaml: invalid YAML \(line \d+"):
+        training_config(bad)
+    with pytest.raises(RecipeError, match="not found: check --lid_config"):
+        training_config(tmp_path / "missing.yaml")
+    bad.write_text("- a list\n")
+    with pytest.raises(RecipeError, match="expected a mapping"):
+        training_config(bad)
