@@ -49,9 +49,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from espnet2.utils.types import str2bool
 
+from geolid.inference.scorer import DTYPES as SCORER_DTYPES
+
 logger = logging.getLogger("geolid.lid_inference")
 
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = tuple(d for d in SCORER_DTYPES if d != "auto")   # the recipe names its dtype
 PUBLISHED_BATCH_SIZE = 4
 
 

@@ -17,6 +17,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 from geolid.cli.formats import FORMATS, Writer, format_for_path
 from geolid.cli.output_store import OutputStore
 from geolid.inference.results import Prediction
+from geolid.inference.scorer import DTYPES
 from geolid.model.errors import ModelError, ModelNotFoundError
 
 EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
@@ -76,7 +77,7 @@ def add_predict_parser(sub) -> None:
                    help="replace an existing --out that is not resumable by this run (another "
                         "program's file, another model's results) instead of refusing")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+    p.add_argument("--dtype", default="auto", choices=DTYPES,
                    help="autocast dtype (auto: fp32 on CPU; bf16 on a GPU with bf16 support once a probe "
                         "agrees with fp32, else fp32; never fp16. See docs/cli.md)")
     p.add_argument("--quantize", choices=["none", "int8"], default="none",

@@ -15,6 +15,7 @@ import os
 import signal
 
 from geolid.cli.predict import EXIT_OK, EXIT_USAGE, UsageError
+from geolid.inference.scorer import DTYPES
 from geolid.serve import limits as L
 
 logger = logging.getLogger("geolid.serve")
@@ -39,7 +40,7 @@ def add_serve_parser(sub) -> None:
                                                        "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+    p.add_argument("--dtype", default="auto", choices=DTYPES,
                    help="as for `geolid predict` (default %(default)s)")
     p.add_argument("--threads", type=int, metavar="N",
                    help="CPU threads (default: the machine's cores shared among the geolid "

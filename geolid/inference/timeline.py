@@ -34,7 +34,7 @@ from geolid.audio import TARGET_SR
 from geolid.inference.options import TimelineOptions
 from geolid.inference.results import Segment, language_name
 from geolid.inference.segmenter import timeline_windows
-from geolid.inference.utterance import log_softmax
+from geolid.inference.calibration import log_softmax
 from geolid.inference.vad import ZXX
 
 DEFAULT_FLOOR = TimelineOptions.floor

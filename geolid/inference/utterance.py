@@ -35,7 +35,7 @@ from typing import List, Optional
 import numpy as np
 
 from geolid.audio import TARGET_SR
-from geolid.inference.calibration import log_softmax, softmax  # noqa: F401  (re-exported)
+from geolid.inference.calibration import softmax
 from geolid.inference.segmenter import Window
 from geolid.inference.vad import is_no_speech
 

@@ -16,7 +16,7 @@ LOGITS = np.log(np.array([0.5, 0.3, 0.15, 0.05]))   # eng fra deu cmn
 
 
 def utt(logits=LOGITS, no_speech=False, embedding=(3.0, 4.0)):
-    from geolid.inference.utterance import softmax
+    from geolid.inference.calibration import softmax
 
     logits = np.asarray(logits, dtype=np.float64)
     return Utterance("k", probabilities=softmax(logits), logits=logits, embedding=np.asarray(embedding),

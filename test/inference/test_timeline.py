@@ -124,7 +124,7 @@ def test_timeline_finds_the_change_in_a_file(stub, tmp_path):  # noqa: F811
         [(s.language, s.start, s.end) for s in tl.segments]
     # decoding the same windows offline gives the same segments
     from geolid.inference.segmenter import timeline_windows
-    from geolid.inference.utterance import log_softmax
+    from geolid.inference.calibration import log_softmax
 
     windows = timeline_windows(len(x), opts.window, opts.hop)
     logits = lid.classify_batch([x[w.start:w.end] for w in windows]).scores

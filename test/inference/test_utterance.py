@@ -20,7 +20,8 @@ def test_window_weight_is_its_speech():
 
 
 def test_accumulator_means_and_fallback():
-    from geolid.inference.utterance import aggregate_probabilities, softmax
+    from geolid.inference.calibration import softmax
+    from geolid.inference.utterance import aggregate_probabilities
 
     acc = UtteranceAccumulator()
     acc.add(Window(0, 10), 0.0, np.array([9.0, 0.0]), np.array([1.0]), None)
