@@ -86,8 +86,8 @@ def fit_unknown(path: Path, folder, utt2lang: Path) -> Optional[Dict]:
     index = {c: i for i, c in enumerate(folder.languages)}
     keep = np.array([ref.get(u) in index for u in utts])
     logits = np.asarray(data["logits"], dtype=np.float64)[keep]
-    offsets = folder.head.offsets if folder.head.offsets is not None else 0.0
-    signals = {"max_cosine": ((logits - offsets) / folder.head_scale).max(axis=1),
+    # stage 6 wrote the model's logits as trained (T = 1)
+    signals = {"max_cosine": folder.head.cosines(logits, folder.head_scale, calibrated=False).max(axis=1),
                "embedding_norm": np.asarray(data["embedding_norms"], dtype=np.float64)[keep]}
     labels = np.array([index[ref[u]] for u, k in zip(utts, keep) if k])
     return fit_unknown_score(signals, correct=logits.argmax(axis=1) == labels)

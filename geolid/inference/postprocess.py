@@ -117,14 +117,13 @@ class UnknownLanguageStep:
     threshold. The max cosine is read off the utterance's logits: the head's temperature,
     offsets and scale undone, so it is the same for torch and an ONNX export."""
 
-    def __init__(self, stats: Dict, scale: float, temperature: float, offsets=None):
-        self.stats, self.scale, self.temperature = stats, float(scale), float(temperature)
-        self.offsets = 0.0 if offsets is None else np.asarray(offsets, dtype=np.float64)
+    def __init__(self, head, scale: float):
+        self.head, self.scale, self.stats = head, float(scale), head.unknown
 
     def score(self, u: Utterance) -> float:
         from geolid.inference.open_set import known_language_score
 
-        cos = (np.asarray(u.logits, dtype=np.float64) * self.temperature - self.offsets) / self.scale
+        cos = self.head.cosines(u.logits, self.scale)
         return float(known_language_score(cos.max(), np.linalg.norm(u.embedding), self.stats))
 
     def __call__(self, ds: List[Decision]) -> None:
@@ -180,7 +179,7 @@ def steps_for(options, languages: Sequence[str], geo_type: Optional[str], prior=
             raise ValueError(f"reject_unknown: {where} has no fitted unknown-language score; the "
                              "recipe's stage 7 (python -m geolid.bin.calibrate) fits it with the "
                              "temperature")
-        steps.append(UnknownLanguageStep(head.unknown, folder.head_scale, head.temperature, head.offsets))
+        steps.append(UnknownLanguageStep(head, folder.head_scale))
     if options.speech_detector != "none":
         steps.append(NoSpeechStep())
     if options.locate and geo_type == "geo" and decoder_factory is not None:

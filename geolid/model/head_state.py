@@ -88,6 +88,17 @@ class HeadState:
         return (self.temperature == 1.0 and len(self.extra_classes) == 0 and self.unknown is None
                 and (self.offsets is None or not np.any(self.offsets)))
 
+    def cosines(self, logits, scale: float, calibrated: bool = True) -> np.ndarray:
+        """The class cosines behind ``logits`` that this head produced (the inverse of the
+        scoring head's scale, offsets and, when ``calibrated``, temperature): what the
+        unknown-language score reads, the same from torch, ONNX or stage-6 files."""
+        z = np.asarray(logits, dtype=np.float64)
+        if calibrated:
+            z = z * self.temperature
+        if self.offsets is not None:
+            z = z - self.offsets
+        return z / float(scale)
+
     def uncalibrated(self) -> "HeadState":
         """The same head at T = 1 (the model's posteriors as trained, e.g. stage 6)."""
         return replace(self, temperature=1.0, calibration_info=None, unknown=None)

@@ -61,7 +61,9 @@ def test_unknown_score_undoes_the_head_and_rejects_below_threshold():
     cos = np.array([0.7, 0.2, 0.1, 0.0])
     offsets = np.array([0.0, 0.0, 0.0, 3.0])
     logits = (10.0 * cos + offsets) / 2.0
-    step = UnknownLanguageStep(stats, scale=10.0, temperature=2.0, offsets=offsets)
+    from geolid.model.head_state import HeadState
+
+    step = UnknownLanguageStep(HeadState(temperature=2.0, offsets=offsets, unknown=stats), scale=10.0)
     d = run([TopLanguageStep(), step], utt(logits, embedding=(3.0, 4.0)))   # norm 5: z 0
     assert d.notes["unknown_score"] == pytest.approx((0.7 - 0.5) / 0.1) and d.language == "eng"
     far = run([TopLanguageStep(), step], utt(logits * 0.1, embedding=(0.3, 0.4)))
