@@ -55,24 +55,10 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def class_logits(embeddings: np.ndarray, class_weight: np.ndarray, K: int, scale: float,
                  offsets: Optional[np.ndarray] = None) -> np.ndarray:
     """(N, C) ``scale * max_k cos(embedding, row c*K+k) + offsets[c]`` (T = 1), computed by
-    the model's own scoring head (:class:`~geolid.lid.scoring_head.ScoringHead`, in float64)
-    on embeddings and class rows given as arrays."""
-    import torch
+    the model's own scoring head (:func:`geolid.lid.scoring_head.score_arrays`)."""
+    from geolid.lid.scoring_head import score_arrays
 
-    from geolid.lid.scoring_head import ScoringHead
-
-    emb = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
-    w = np.asarray(class_weight, dtype=np.float64)
-    if w.shape[0] % K:
-        raise ValueError(f"class_weight has {w.shape[0]} rows, not a multiple of K={K}")
-    if offsets is not None and np.shape(offsets) != (w.shape[0] // K,):
-        raise ValueError(f"offsets must have one value per class ({w.shape[0] // K}), "
-                         f"got {np.shape(offsets)}")
-    head = ScoringHead(sub_centres=K, scale=scale)
-    head.install(offsets=None if offsets is None else np.asarray(offsets, dtype=np.float64))
-    head = head.double()
-    with torch.no_grad():
-        return head(torch.from_numpy(emb), torch.from_numpy(w), calibrated=False).numpy()
+    return score_arrays(embeddings, class_weight, K, scale, offsets)
 
 
 @dataclass

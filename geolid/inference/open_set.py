@@ -52,14 +52,10 @@ SIGNALS = {
 
 
 # ----------------------------------------------------------------------------- helpers
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
 def _logsumexp(z: np.ndarray) -> np.ndarray:
-    m = z.max(axis=-1, keepdims=True)
-    return (m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))[..., 0]
+    from scipy.special import logsumexp
+
+    return logsumexp(z, axis=-1)
 
 
 def _max_softmax(z: np.ndarray) -> np.ndarray:
@@ -67,12 +63,11 @@ def _max_softmax(z: np.ndarray) -> np.ndarray:
 
 
 def class_cosines(embeddings: np.ndarray, class_weight: np.ndarray, K: int) -> np.ndarray:
-    """(N, C) cosine between each embedding and each class's nearest sub-centre."""
-    w = _unit(class_weight)
-    if w.shape[0] % K:
-        raise ValueError(f"class_weight has {w.shape[0]} rows, not a multiple of K={K}")
-    cos = _unit(np.atleast_2d(embeddings)) @ w.T
-    return cos.reshape(len(cos), -1, K).max(axis=2)
+    """(N, C) cosine between each embedding and each class's nearest sub-centre (the
+    scoring head at scale 1)."""
+    from geolid.lid.scoring_head import score_arrays
+
+    return score_arrays(embeddings, class_weight, K)
 
 
 def geo_agreement(geo_vectors: np.ndarray, target_vectors: np.ndarray) -> np.ndarray:

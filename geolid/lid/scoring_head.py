@@ -93,6 +93,25 @@ class ScoringHead(nn.Module):
                 f"temperature={float(self.temperature):.4g}, extra_centres={self.extra_classes.numel()}")
 
 
+def score_arrays(embeddings, class_weight, K: int, scale: float = 1.0, offsets=None) -> np.ndarray:
+    """(N, C) uncalibrated logits of the head for embeddings and class rows given as numpy
+    arrays (float64): what analyses of stored embeddings (enrolment offsets, the
+    unknown-language signals) score with, so they cannot drift from the model's scores.
+    ``scale=1`` and no offsets give the class cosines."""
+    emb = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+    w = np.asarray(class_weight, dtype=np.float64)
+    if w.shape[0] % K:
+        raise ValueError(f"class_weight has {w.shape[0]} rows, not a multiple of K={K}")
+    if offsets is not None and np.shape(offsets) != (w.shape[0] // K,):
+        raise ValueError(f"offsets must have one value per class ({w.shape[0] // K}), "
+                         f"got {np.shape(offsets)}")
+    head = ScoringHead(sub_centres=K, scale=scale)
+    head.install(offsets=None if offsets is None else np.asarray(offsets, dtype=np.float64))
+    head = head.double()
+    with torch.no_grad():
+        return head(torch.from_numpy(emb), torch.from_numpy(w), calibrated=False).numpy()
+
+
 def head_of(loss: nn.Module) -> Optional[ScoringHead]:
     """The scoring head a loss owns (None for a loss geolid cannot score)."""
     head = getattr(loss, "head", None)

@@ -42,3 +42,20 @@ def test_head_state_travels_with_the_module():
     moved = head.to(torch.float64)
     assert float(moved.temperature) == 1.5 and moved.extra_classes.dtype == torch.long
     assert "temperature=1.5" in repr(head) and "extra_centres=1" in repr(head)
+
+
+def test_score_arrays_is_the_head_on_numpy_arrays():
+    """The analyses of stored embeddings (enrolment offsets, unknown-language signals)
+    score with the head itself: same logits as the module on float32 tensors."""
+    from geolid.lid.scoring_head import score_arrays
+
+    g = torch.Generator().manual_seed(0)
+    emb, w = torch.randn(5, 8, generator=g), torch.randn(4 * 3, 8, generator=g)
+    offsets = np.array([0.0, 1.5, -2.0, 0.25])
+    head = ScoringHead(sub_centres=3, scale=30.0)
+    head.install(temperature=2.0, offsets=offsets)
+    want = head(emb, w, calibrated=False).numpy()
+    np.testing.assert_allclose(score_arrays(emb.numpy(), w.numpy(), 3, 30.0, offsets), want, atol=1e-4)
+    cos = score_arrays(emb.numpy(), w.numpy(), 3)
+    np.testing.assert_allclose(cos, ScoringHead(sub_centres=3).cosine(emb, w).numpy(), atol=1e-6)
+    assert cos.max() <= 1.0 + 1e-12
