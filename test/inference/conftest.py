@@ -95,3 +95,20 @@ def energy_lid(tmp_path, monkeypatch):
     monkeypatch.delenv("GEOLID_SPEECH_DETECTOR", raising=False)
     folder = ModelFolder("stub", tmp_path, tmp_path, tmp_path / "m.pth", {}, ("vie", "eng"), None)
     return GeoLID(TorchScorer(EnergyScorer(), folder.languages, "cpu", "float32", None), folder)
+
+
+@pytest.fixture
+def block_reads(monkeypatch):
+    """The frame counts of every ``soundfile.SoundFile.read`` call made during the test:
+    how the tests see that a long file is streamed by block and each sample read once."""
+    import soundfile as sf
+
+    reads = []
+    real_read = sf.SoundFile.read
+
+    def spy(self, frames=-1, *a, **kw):
+        reads.append(frames)
+        return real_read(self, frames, *a, **kw)
+
+    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    return reads

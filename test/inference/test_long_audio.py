@@ -70,19 +70,10 @@ def test_vad_windows_cut_between_languages(stub, tmp_path):
     assert all(s.probability > 0.99 for s in pred.segments)
 
 
-def test_ten_minute_file_is_streamed(stub, tmp_path, monkeypatch):
-    import soundfile as sf
-
+def test_ten_minute_file_is_streamed(stub, tmp_path, block_reads):
     lid, scorer = stub
     p = write(tmp_path / "long.flac", noise(600.0), SR)
-    reads = []
-    real_read = sf.SoundFile.read
-
-    def spy(self, frames=-1, *a, **kw):
-        reads.append(frames)
-        return real_read(self, frames, *a, **kw)
-
-    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    reads = block_reads
     pred = lid.predict(str(p), locate=False, batch_size=4)
     assert pred.num_windows == 24
     assert max(reads) <= 10 * SR + 2 and sum(reads) <= 600 * SR + 2 * len(reads)  # read once, by block

@@ -51,18 +51,9 @@ def test_scan_windows_hold_exactly_their_samples():
         np.testing.assert_array_equal(w.wave.numpy(), x[w.window.start:w.window.end])
 
 
-def test_file_is_read_once_in_blocks(tmp_path, monkeypatch):
-    import soundfile as sf
-
+def test_file_is_read_once_in_blocks(tmp_path, block_reads):
     path = write(tmp_path / "long.flac", noise(125.0), SR)
-    reads = []
-    real_read = sf.SoundFile.read
-
-    def spy(self, frames=-1, *a, **kw):
-        reads.append(frames)
-        return real_read(self, frames, *a, **kw)
-
-    monkeypatch.setattr(sf.SoundFile, "read", spy)
+    reads = block_reads
     src = AudioSource.of("long", str(path))
     n = src.n_samples
     plans = {UTTERANCE: FixedPlan(plan_windows(n, 30, 5)), TIMELINE: FixedPlan(timeline_windows(n, 1.5, 0.5))}
