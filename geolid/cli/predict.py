@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from geolid.cli.formats import FORMATS, Writer, format_for_path
+from geolid.cli.model_options import add_model_options, add_runtime_options
 from geolid.cli.output_store import OutputStore
 from geolid.inference.results import Prediction
-from geolid.inference.scorer import DTYPES
 from geolid.model.errors import ModelError, ModelNotFoundError
 
 EXIT_OK, EXIT_FAILED_INPUTS, EXIT_USAGE = 0, 1, 2
@@ -31,7 +31,6 @@ class UsageError(Exception):
 
 
 def add_predict_parser(sub) -> None:
-    from geolid.published import DEFAULT_MODEL
 
     p = sub.add_parser(
         "predict", help="language, top-k probabilities and location of audio files",
@@ -44,13 +43,7 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--manifest", metavar="FILE",
                    help="Parquet file/folder or JSONL file with a 'path' column (and optionally "
                         "'key') to read inputs from")
-    p.add_argument("--model", default=os.environ.get("GEOLID_MODEL", DEFAULT_MODEL),
-                   help="Hugging Face repo id, published-layout folder, experiment folder or .pth "
-                        "(default: $GEOLID_MODEL or %(default)s)")
-    p.add_argument("--revision", help="Hub revision of --model")
-    p.add_argument("--allow-outside-paths", action="store_true",
-                   help="let the model's config.yaml name files outside its folder (refused by "
-                        "default: a downloaded model must not make geolid read other files)")
+    add_model_options(p)
     p.add_argument("--top-k", type=int, default=5, help="languages to list per input (default 5)")
     p.add_argument("--format", choices=FORMATS,
                    help="output format (default: from --out's extension, else table)")
@@ -76,15 +69,9 @@ def add_predict_parser(sub) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --out that is not resumable by this run (another "
                         "program's file, another model's results) instead of refusing")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument("--dtype", default="auto", choices=DTYPES,
-                   help="autocast dtype (auto: fp32 on CPU; bf16 on a GPU with bf16 support once a probe "
-                        "agrees with fp32, else fp32; never fp16. See docs/cli.md)")
     p.add_argument("--quantize", choices=["none", "int8"], default="none",
                    help="int8: dynamic int8 encoder linear layers (CPU only; see docs/cli.md)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="CPU threads (default: this machine's cores shared among the geolid "
-                        "processes running at once, re-counted between batches; or $GEOLID_THREADS)")
+    add_runtime_options(p)
     p.add_argument("--batch-size", type=int, default=None,
                    help="windows per batch (default: 1 on CPU, where batching pays only for small "
                         "models; on GPU as many as fit in 240 s of padded audio); outputs do not "
@@ -103,10 +90,6 @@ def add_predict_parser(sub) -> None:
                    help="long files: analyse at most S seconds of detected speech, in windows spread "
                         "over the whole file, stopping once the answer settles; the record's "
                         "'analysed' field says what was looked at (docs/budget.md)")
-    p.add_argument("--speech-detector", choices=["silero", "energy", "none"],
-                   default=os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"),
-                   help="speech detector: inputs without speech are labelled zxx, every record "
-                        "has speech_fraction (default: $GEOLID_SPEECH_DETECTOR or %(default)s)")
     p.add_argument("--timeline", action="store_true",
                    help="language timeline: short windows smoothed across time into segments "
                         "(start, end, language, probability) in the 'segments' field")

@@ -11,18 +11,16 @@ waiting or being scored) are answered, then the process exits 0.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 
 from geolid.cli.predict import EXIT_OK, EXIT_USAGE, UsageError
-from geolid.inference.scorer import DTYPES
+from geolid.cli.model_options import add_model_options, add_runtime_options
 from geolid.serve import limits as L
 
 logger = logging.getLogger("geolid.serve")
 
 
 def add_serve_parser(sub) -> None:
-    from geolid.published import DEFAULT_MODEL
 
     p = sub.add_parser(
         "serve", help="serve language ID over HTTP (POST /v1/audio/language)",
@@ -30,24 +28,11 @@ def add_serve_parser(sub) -> None:
                     "POST /v1/audio/language answers with the record of `geolid predict --format "
                     "json`; GET /v1/models and GET /health. Limits, status codes and queueing: "
                     "docs/serve.md. Needs the 'serve' extra (pip install 'geolid-espnet[serve]').")
-    p.add_argument("--model", default=os.environ.get("GEOLID_MODEL", DEFAULT_MODEL),
-                   help="repo id, published-layout folder, experiment folder or .pth "
-                        "(default: $GEOLID_MODEL or %(default)s)")
-    p.add_argument("--revision", help="Hub revision of --model")
-    p.add_argument("--allow-outside-paths", action="store_true",
-                   help="let the model's config.yaml name files outside its folder")
+    add_model_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; "
                                                        "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
-    p.add_argument("--dtype", default="auto", choices=DTYPES,
-                   help="as for `geolid predict` (default %(default)s)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="CPU threads (default: the machine's cores shared among the geolid "
-                        "processes running at once, or $GEOLID_THREADS)")
-    p.add_argument("--speech-detector", choices=["silero", "energy", "none"],
-                   default=os.environ.get("GEOLID_SPEECH_DETECTOR", "silero"),
-                   help="as for `geolid predict` (default: $GEOLID_SPEECH_DETECTOR or %(default)s)")
+    add_runtime_options(p)
     g = p.add_argument_group("limits (docs/serve.md)")
     g.add_argument("--max-upload-mb", type=float, default=L.DEFAULT_MAX_UPLOAD_MB, metavar="MB",
                    help="largest request body; larger: 413 (default %(default)s)")

@@ -266,3 +266,25 @@ def test_cli_records_equal_the_api(capsys, model_root, folder):
         assert rec["probability"] == pytest.approx(alone.probability, abs=1e-6)
         got = {s["code"]: s["probability"] for s in rec["top_k"]}
         assert got == pytest.approx({s.code: s.probability for s in alone.top_k}, abs=1e-6)
+
+
+def test_predict_and_serve_read_the_model_options_alike(monkeypatch):
+    """The two doors share one definition of the options that choose and run a model."""
+    import argparse
+
+    from geolid.cli.predict import add_predict_parser
+    from geolid.cli.serve import add_serve_parser
+
+    monkeypatch.setenv("GEOLID_SPEECH_DETECTOR", "energy")
+    monkeypatch.setenv("GEOLID_MODEL", "some/model")
+    parsers = {}
+    for name, add in (("predict", add_predict_parser), ("serve", add_serve_parser)):
+        root = argparse.ArgumentParser()
+        add(root.add_subparsers(dest="cmd"))
+        parsers[name] = root
+    shared = ["--revision", "r1", "--device", "cpu", "--dtype", "float32", "--threads", "2",
+              "--allow-outside-paths"]
+    keys = ("model", "revision", "device", "dtype", "threads", "speech_detector", "allow_outside_paths")
+    got = {n: {k: getattr(p.parse_args([n, *shared]), k) for k in keys} for n, p in parsers.items()}
+    assert got["predict"] == got["serve"]
+    assert got["serve"]["model"] == "some/model" and got["serve"]["speech_detector"] == "energy"
